@@ -1,0 +1,1 @@
+//! The KTP reader: synthetic card renderer, field parsing, and (later) the ONNX recogniser.
