@@ -1,0 +1,683 @@
+//! From a flat card to a scan or phone photo: placement and perspective on a procedural background,
+//! lighting, glare, blur, sensor noise and JPEG, each drawn from ranges in [`DegradeParams`] whose
+//! presets are the three [`Tier`]s.
+
+use image::RgbImage;
+use rand::Rng;
+
+use super::SynthError;
+use super::geom::{self, Homography, Quad};
+
+/// Difficulty presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// A flatbed scan: straight, clean, mild noise, high-quality JPEG (90-96).
+    Scan,
+    /// A phone photo on a desk: rotation, tilt, uneven light, mild blur, JPEG 60-90.
+    Photo,
+    /// A bad phone photo: strong blur, low light, glare, strong tilt, JPEG 20-40.
+    Hard,
+}
+
+impl std::str::FromStr for Tier {
+    type Err = SynthError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "scan" => Ok(Tier::Scan),
+            "photo" => Ok(Tier::Photo),
+            "hard" => Ok(Tier::Hard),
+            other => Err(SynthError::BadTier(other.to_owned())),
+        }
+    }
+}
+
+/// Ranges the degradations are drawn from (each `(lo, hi)` is sampled uniformly).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DegradeParams {
+    /// Output size `(width, height)` for landscape frames; portrait frames swap them.
+    pub frame: (u32, u32),
+    /// Probability of a portrait frame.
+    pub portrait: f64,
+    /// Card width as a fraction of the frame width.
+    pub card_fill: (f32, f32),
+    /// Maximum in-plane rotation, degrees either way.
+    pub max_rotation_deg: f32,
+    /// Maximum corner displacement for perspective, as a fraction of the card width.
+    pub perspective: f32,
+    /// Whether the card lies on a textured background (else a near-white scanner bed).
+    pub textured_background: bool,
+    /// Overall brightness factor.
+    pub light: (f32, f32),
+    /// Strength of the linear lighting gradient across the frame (0 = even).
+    pub gradient: (f32, f32),
+    /// Probability of a specular glare spot on the card.
+    pub glare: f64,
+    /// Peak brightness added by a glare spot, in grey levels.
+    pub glare_strength: (f32, f32),
+    /// Gaussian blur sigma in output pixels.
+    pub blur_sigma: (f32, f32),
+    /// Additive noise standard deviation in grey levels.
+    pub noise_sigma: (f32, f32),
+    /// JPEG quality range, or `None` for lossless PNG output.
+    pub jpeg_quality: Option<(u8, u8)>,
+}
+
+impl Tier {
+    /// The preset for this tier.
+    pub fn params(self) -> DegradeParams {
+        match self {
+            Tier::Scan => DegradeParams {
+                frame: (960, 640),
+                portrait: 0.0,
+                card_fill: (0.9, 0.95),
+                max_rotation_deg: 0.8,
+                perspective: 0.0,
+                textured_background: false,
+                light: (0.97, 1.03),
+                gradient: (0.0, 0.03),
+                glare: 0.0,
+                glare_strength: (0.0, 0.0),
+                blur_sigma: (0.0, 0.5),
+                noise_sigma: (0.5, 2.5),
+                jpeg_quality: Some((90, 96)),
+            },
+            Tier::Photo => DegradeParams {
+                frame: (1024, 768),
+                portrait: 0.15,
+                card_fill: (0.55, 0.9),
+                max_rotation_deg: 15.0,
+                perspective: 0.06,
+                textured_background: true,
+                light: (0.75, 1.1),
+                gradient: (0.05, 0.35),
+                glare: 0.1,
+                glare_strength: (30.0, 80.0),
+                blur_sigma: (0.3, 1.1),
+                noise_sigma: (1.5, 5.0),
+                jpeg_quality: Some((60, 90)),
+            },
+            Tier::Hard => DegradeParams {
+                frame: (1024, 768),
+                portrait: 0.2,
+                card_fill: (0.5, 0.85),
+                max_rotation_deg: 15.0,
+                perspective: 0.12,
+                textured_background: true,
+                light: (0.35, 0.65),
+                gradient: (0.2, 0.6),
+                glare: 0.6,
+                glare_strength: (60.0, 150.0),
+                blur_sigma: (0.9, 1.8),
+                noise_sigma: (5.0, 11.0),
+                jpeg_quality: Some((20, 40)),
+            },
+        }
+    }
+}
+
+/// Where the card goes in the frame, decided before the card is drawn so it can be drawn at the
+/// resolution it will have in the frame.
+#[derive(Debug, Clone, Copy)]
+pub struct Placement {
+    /// Frame size.
+    pub frame: (u32, u32),
+    /// Card corners in the frame (TL, TR, BR, BL of the card as printed).
+    pub corners: Quad,
+    /// Pixels per millimetre to draw the card at (about its size in the frame).
+    pub px_per_mm: f32,
+}
+
+fn range<R: Rng + ?Sized>(rng: &mut R, r: (f32, f32)) -> f32 {
+    if r.1 > r.0 {
+        rng.random_range(r.0..r.1)
+    } else {
+        r.0
+    }
+}
+
+/// Chooses frame, card size, rotation and perspective.
+pub fn place<R: Rng + ?Sized>(rng: &mut R, p: &DegradeParams, card_mm: (f32, f32)) -> Placement {
+    let (mut fw, mut fh) = p.frame;
+    if rng.random_bool(p.portrait) {
+        std::mem::swap(&mut fw, &mut fh);
+    }
+    let (fwf, fhf) = (fw as f32, fh as f32);
+    let aspect = card_mm.1 / card_mm.0;
+    let rot = range(rng, (-p.max_rotation_deg, p.max_rotation_deg)).to_radians();
+    let (sin, cos) = (rot.sin().abs(), rot.cos().abs());
+    // Largest card width that still fits (rotated, plus perspective slack) inside the frame.
+    let slack = 1.0 + 2.5 * p.perspective;
+    let fit_w = fwf / ((cos + aspect * sin) * slack);
+    let fit_h = fhf / ((sin + aspect * cos) * slack);
+    let max_w = fit_w.min(fit_h) * 0.96;
+    let cw = (range(rng, p.card_fill) * fwf).min(max_w);
+    let ch = cw * aspect;
+    let half_w = 0.5 * ((cos * cw + sin * ch) * slack);
+    let half_h = 0.5 * ((sin * cw + cos * ch) * slack);
+    let cx = if fwf / 2.0 - half_w > 0.0 {
+        range(rng, (half_w, fwf - half_w))
+    } else {
+        fwf / 2.0
+    };
+    let cy = if fhf / 2.0 - half_h > 0.0 {
+        range(rng, (half_h, fhf - half_h))
+    } else {
+        fhf / 2.0
+    };
+    let (rs, rc) = rot.sin_cos();
+    let mut corners = [[0.0f32; 2]; 4];
+    let local = [
+        [-cw / 2.0, -ch / 2.0],
+        [cw / 2.0, -ch / 2.0],
+        [cw / 2.0, ch / 2.0],
+        [-cw / 2.0, ch / 2.0],
+    ];
+    // Perspective: a tilt about the vertical axis shortens the left or right edge, one about the
+    // horizontal axis the top or bottom edge; each corner then moves a little on its own.
+    let tilt_v = range(rng, (-p.perspective, p.perspective)) * 2.0;
+    let tilt_h = range(rng, (-p.perspective, p.perspective)) * 2.0;
+    for (i, l) in local.iter().enumerate() {
+        let right = i == 1 || i == 2;
+        let bottom = i >= 2;
+        let mut x = l[0] * (1.0 + if bottom { tilt_h } else { -tilt_h } / 2.0);
+        let mut y = l[1] * (1.0 + if right { tilt_v } else { -tilt_v } / 2.0);
+        x += range(rng, (-0.3, 0.3)) * p.perspective * cw;
+        y += range(rng, (-0.3, 0.3)) * p.perspective * cw;
+        let (nx, ny) = (x * rc - y * rs, x * rs + y * rc);
+        x = cx + nx;
+        y = cy + ny;
+        corners[i] = [x.clamp(1.0, fwf - 1.0), y.clamp(1.0, fhf - 1.0)];
+    }
+    let top = geom::dist(corners[0], corners[1]);
+    let bottom = geom::dist(corners[3], corners[2]);
+    let px_per_mm = top.max(bottom) / card_mm.0;
+    Placement {
+        frame: (fw, fh),
+        corners,
+        px_per_mm,
+    }
+}
+
+/// A cheap deterministic generator for per-pixel noise (SplitMix64).
+#[derive(Debug, Clone)]
+struct Fast(u64);
+
+impl Fast {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// Approximately standard normal from the low `n` 16-bit fields of `v` (Irwin-Hall, rescaled).
+fn gauss_bits(v: u64, n: u32) -> f32 {
+    let s: u32 = (0..n).map(|i| ((v >> (i * 16)) & 0xFFFF) as u32).sum();
+    (s as f32 / 65535.0 - n as f32 / 2.0) * (12.0 / n as f32).sqrt()
+}
+
+/// Smooth value noise on a coarse grid, bilinearly interpolated.
+struct ValueNoise {
+    gw: usize,
+    gh: usize,
+    cell: f32,
+    v: Vec<f32>,
+}
+
+impl ValueNoise {
+    fn new(f: &mut Fast, w: u32, h: u32, cell: f32) -> Self {
+        let gw = (w as f32 / cell) as usize + 2;
+        let gh = (h as f32 / cell) as usize + 2;
+        let v = (0..gw * gh)
+            .map(|_| (f.next() >> 40) as f32 / (1u64 << 24) as f32)
+            .collect();
+        Self { gw, gh, cell, v }
+    }
+    fn at(&self, x: f32, y: f32) -> f32 {
+        let gx = x / self.cell;
+        let gy = y / self.cell;
+        let (ix, iy) = (
+            (gx as usize).min(self.gw - 2),
+            (gy as usize).min(self.gh - 2),
+        );
+        let (tx, ty) = (gx - ix as f32, gy - iy as f32);
+        let (tx, ty) = (tx * tx * (3.0 - 2.0 * tx), ty * ty * (3.0 - 2.0 * ty));
+        let a = self.v[iy * self.gw + ix];
+        let b = self.v[iy * self.gw + ix + 1];
+        let c = self.v[(iy + 1) * self.gw + ix];
+        let d = self.v[(iy + 1) * self.gw + ix + 1];
+        a + (b - a) * tx + (c - a) * ty + (a - b - c + d) * tx * ty
+    }
+}
+
+/// A procedural surface: wood, a plain desk, woven cloth, paper or a scanner bed. Textures are made
+/// at half resolution and doubled (the surface is out of focus anyway; sensor noise comes later).
+fn surface<R: Rng + ?Sized>(rng: &mut R, w: u32, h: u32, textured: bool) -> RgbImage {
+    if !textured {
+        let base = rng.random_range(232.0..250.0f32) as u8;
+        return RgbImage::from_pixel(w, h, image::Rgb([base, base, base.saturating_sub(2)]));
+    }
+    upsample2(&texture(rng, w / 2 + 1, h / 2 + 1), w, h)
+}
+
+/// Doubles an image with bilinear interpolation and crops it to `w` x `h`.
+fn upsample2(src: &RgbImage, w: u32, h: u32) -> RgbImage {
+    let (sw, sh) = (src.width() as usize, src.height() as usize);
+    let s: &[u8] = src;
+    let (w, h) = (w as usize, h as usize);
+    let mut out = RgbImage::new(w as u32, h as u32);
+    let buf: &mut [u8] = &mut out;
+    // Each source row doubled horizontally once (as pair sums), then output rows average two of them.
+    let mut wide = vec![0u16; sh * w * 3];
+    for y in 0..sh {
+        let row = &s[y * sw * 3..(y + 1) * sw * 3];
+        let dst = &mut wide[y * w * 3..(y + 1) * w * 3];
+        for x in 0..w {
+            let (x0, x1) = (x / 2, x.div_ceil(2).min(sw - 1));
+            for k in 0..3 {
+                dst[x * 3 + k] = u16::from(row[x0 * 3 + k]) + u16::from(row[x1 * 3 + k]);
+            }
+        }
+    }
+    for y in 0..h {
+        let (y0, y1) = (y / 2, y.div_ceil(2).min(sh - 1));
+        let a = &wide[y0 * w * 3..(y0 + 1) * w * 3];
+        let b = &wide[y1 * w * 3..(y1 + 1) * w * 3];
+        for ((o, &p), &q) in buf[y * w * 3..(y + 1) * w * 3].iter_mut().zip(a).zip(b) {
+            *o = ((p + q + 2) / 4) as u8;
+        }
+    }
+    out
+}
+
+fn texture<R: Rng + ?Sized>(rng: &mut R, w: u32, h: u32) -> RgbImage {
+    let mut img = RgbImage::new(w, h);
+    let mut f = Fast(rng.random());
+    let kind = rng.random_range(0..5);
+    // One brightness and a small hue shift per surface, shared by both colours so wood stays brown.
+    let shift = [
+        rng.random_range(-1.0..1.0f32),
+        rng.random_range(-1.0..1.0f32),
+        rng.random_range(-1.0..1.0f32),
+    ];
+    let bright = rng.random_range(-1.0..1.0f32);
+    let pal = |_: &mut R, c: [f32; 3], j: f32| {
+        let mut out = [0.0; 3];
+        for k in 0..3 {
+            out[k] = (c[k] + bright * j + shift[k] * j * 0.35).clamp(0.0, 255.0);
+        }
+        out
+    };
+    let (c1, c2) = match kind {
+        0 => (
+            pal(rng, [150.0, 100.0, 60.0], 30.0),
+            pal(rng, [95.0, 60.0, 35.0], 20.0),
+        ), // wood
+        1 => (
+            pal(rng, [200.0, 200.0, 195.0], 40.0),
+            pal(rng, [170.0, 170.0, 165.0], 40.0),
+        ), // desk
+        2 => (
+            pal(rng, [60.0, 70.0, 110.0], 50.0),
+            pal(rng, [40.0, 45.0, 80.0], 40.0),
+        ), // cloth
+        3 => (
+            pal(rng, [235.0, 230.0, 215.0], 15.0),
+            pal(rng, [210.0, 205.0, 190.0], 15.0),
+        ), // paper
+        _ => (
+            pal(rng, [70.0, 70.0, 72.0], 30.0),
+            pal(rng, [40.0, 40.0, 42.0], 20.0),
+        ), // dark mat
+    };
+    let coarse = ValueNoise::new(&mut f, w, h, rng.random_range(30.0..100.0));
+    let fine = ValueNoise::new(&mut f, w, h, rng.random_range(2.0..6.0));
+    let ang = rng.random_range(0.0..std::f32::consts::PI);
+    let (ds, dc) = ang.sin_cos();
+    let grain = rng.random_range(0.1..0.3f32);
+    let weave = rng.random_range(1.25..2.5f32);
+    let buf: &mut [u8] = &mut img;
+    for y in 0..h {
+        for x in 0..w {
+            let (fx, fy) = (x as f32, y as f32);
+            let t = match kind {
+                0 => {
+                    // Wood: bands across the grain, warped by coarse noise.
+                    let u = fx * dc + fy * ds;
+                    let v = -fx * ds + fy * dc;
+                    let warp = coarse.at(fx, fy) * 12.0;
+                    let band = tri((v * grain + warp) * 0.08);
+                    (band * band * 0.6 + fine.at(u * 0.2, v * 3.0) * 0.4).clamp(0.0, 1.0)
+                }
+                2 => {
+                    let a = tri(fx / weave) * 2.0 - 1.0;
+                    let b = tri(fy / weave) * 2.0 - 1.0;
+                    (0.5 + 0.25 * a * b + 0.5 * (coarse.at(fx, fy) - 0.5)).clamp(0.0, 1.0)
+                }
+                _ => (coarse.at(fx, fy) * 0.6 + fine.at(fx, fy) * 0.4).clamp(0.0, 1.0),
+            };
+            let i = (y as usize * w as usize + x as usize) * 3;
+            for k in 0..3 {
+                buf[i + k] = (c1[k] + (c2[k] - c1[k]) * t).clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+    img
+}
+
+/// `v.floor()` without a libm call (baseline x86-64 has no rounding instruction); for |v| < 2^31.
+pub fn fast_floor(v: f32) -> f32 {
+    let i = v as i32 as f32;
+    if i > v { i - 1.0 } else { i }
+}
+
+/// A triangle wave with period 1, between 0 and 1 (a cheap stand-in for a sine).
+pub fn tri(v: f32) -> f32 {
+    let t = v - fast_floor(v);
+    1.0 - (2.0 * t - 1.0).abs()
+}
+
+/// Whether card-pixel point (x, y) lies inside the rounded card outline.
+fn inside_rounded(x: f32, y: f32, w: f32, h: f32, r: f32) -> f32 {
+    if x < 0.0 || y < 0.0 || x > w || y > h {
+        return 0.0;
+    }
+    let dx = (r - x).max(x - (w - r));
+    let dy = (r - y).max(y - (h - r));
+    if dx <= 0.0 || dy <= 0.0 {
+        return 1.0;
+    }
+    let d = (dx * dx + dy * dy).sqrt();
+    (r + 0.5 - d).clamp(0.0, 1.0)
+}
+
+/// Bilinear sample (8-bit fixed-point weights) of packed RGB `buf` (`w` x `h`) at pixel-centre
+/// coordinates (x, y), clamped to the image.
+#[inline(always)]
+fn sample(buf: &[u8], w: usize, h: usize, x: f32, y: f32) -> [u8; 3] {
+    let x = (x - 0.5).max(0.0).min((w - 1) as f32);
+    let y = (y - 0.5).max(0.0).min((h - 1) as f32);
+    let (x0, y0) = (x as usize, y as usize);
+    let dx = if x0 + 1 < w { 3 } else { 0 };
+    let dy = if y0 + 1 < h { w * 3 } else { 0 };
+    let fx = ((x - x0 as f32) * 256.0) as u32;
+    let fy = ((y - y0 as f32) * 256.0) as u32;
+    let i = (y0 * w + x0) * 3;
+    let (Some(t), Some(b)) = (buf.get(i..i + dx + 3), buf.get(i + dy..i + dy + dx + 3)) else {
+        return [0; 3];
+    };
+    let mut out = [0u8; 3];
+    for k in 0..3 {
+        let top = u32::from(t[k]) * (256 - fx) + u32::from(t[dx + k]) * fx;
+        let bot = u32::from(b[k]) * (256 - fx) + u32::from(b[dx + k]) * fx;
+        out[k] = ((top * (256 - fy) + bot * fy + 32768) >> 16) as u8;
+    }
+    out
+}
+
+/// Composites the flat card into a new frame at `pl`, with a soft shadow on textured backgrounds.
+pub fn compose<R: Rng + ?Sized>(
+    rng: &mut R,
+    card: &RgbImage,
+    corner_radius_px: f32,
+    pl: &Placement,
+    p: &DegradeParams,
+) -> Result<RgbImage, SynthError> {
+    let (fw, fh) = pl.frame;
+    let mut out = surface(rng, fw, fh, p.textured_background);
+    let (cw, chh) = (card.width() as f32, card.height() as f32);
+    let card_quad = geom::rect_quad(0.0, 0.0, cw, chh);
+    let inv = Homography::from_quads(&pl.corners, &card_quad).ok_or(SynthError::Geometry)?;
+    let m = inv.coefficients();
+    let (bx0, by0, bx1, by1) = geom::bounds(&pl.corners);
+    let shadow = if p.textured_background {
+        rng.random_range(0.15..0.45f32)
+    } else {
+        0.0
+    };
+    let sh_off = [
+        rng.random_range(-0.012..0.012) * cw,
+        rng.random_range(0.0..0.02) * cw,
+    ];
+    let sh_blur = rng.random_range(0.01..0.03) * cw;
+    // Margin around the card for the shadow, in frame pixels (card pixels are about frame pixels).
+    let pad = sh_blur * 2.0 + sh_off[0].abs() + sh_off[1].abs();
+    let y_start = (by0 - pad).floor().max(0.0) as u32;
+    let y_end = ((by1 + pad).ceil() as u32).min(fh);
+    let x_start = (bx0 - pad).floor().max(0.0) as u32;
+    let x_end = ((bx1 + pad).ceil() as u32).min(fw);
+    let (cwu, chu) = (card.width() as usize, card.height() as usize);
+    let cbuf: &[u8] = card;
+    let buf: &mut [u8] = &mut out;
+    for y in y_start..y_end {
+        let dy = f64::from(y) + 0.5;
+        let x0 = f64::from(x_start) + 0.5;
+        // Numerators and denominator are linear in x: step them along the row.
+        let mut nu = m[0] * x0 + m[1] * dy + m[2];
+        let mut nv = m[3] * x0 + m[4] * dy + m[5];
+        let mut wz = m[6] * x0 + m[7] * dy + m[8];
+        for x in x_start..x_end {
+            let inv_w = 1.0 / wz;
+            let u = (nu * inv_w) as f32;
+            let v = (nv * inv_w) as f32;
+            nu += m[0];
+            nv += m[3];
+            wz += m[6];
+            let i = (y as usize * fw as usize + x as usize) * 3;
+            let a = inside_rounded(u, v, cw, chh, corner_radius_px);
+            if a >= 1.0 {
+                let c = sample(cbuf, cwu, chu, u, v);
+                buf[i..i + 3].copy_from_slice(&c);
+                continue;
+            }
+            if shadow > 0.0 {
+                // Shadow: distance outside the card outline, offset, with a soft falloff.
+                let su = u - sh_off[0];
+                let sv = v - sh_off[1];
+                let ox = (-su).max(su - cw).max(0.0);
+                let oy = (-sv).max(sv - chh).max(0.0);
+                let d = (ox * ox + oy * oy).sqrt();
+                let s = shadow * (1.0 - d / sh_blur).clamp(0.0, 1.0);
+                if s > 0.0 {
+                    for k in 0..3 {
+                        buf[i + k] = (f32::from(buf[i + k]) * (1.0 - s)) as u8;
+                    }
+                }
+            }
+            if a > 0.0 {
+                let c = sample(cbuf, cwu, chu, u, v);
+                for k in 0..3 {
+                    let d = f32::from(buf[i + k]);
+                    buf[i + k] = (d + (f32::from(c[k]) - d) * a).clamp(0.0, 255.0) as u8;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Lighting (gradient, brightness, colour cast), glare, blur and noise, in place.
+pub fn photometric<R: Rng + ?Sized>(
+    rng: &mut R,
+    img: &mut RgbImage,
+    corners: &Quad,
+    p: &DegradeParams,
+) {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let light = range(rng, p.light);
+    let grad = range(rng, p.gradient);
+    let ang = rng.random_range(0.0..std::f32::consts::TAU);
+    let (gs, gc) = ang.sin_cos();
+    let cast = [
+        range(rng, (0.94, 1.06)) * light,
+        range(rng, (0.96, 1.04)) * light,
+        range(rng, (0.92, 1.06)) * light,
+    ];
+    let glare = if rng.random_bool(p.glare) {
+        let t = [
+            rng.random_range(0.15..0.85f32),
+            rng.random_range(0.15..0.85f32),
+        ];
+        // Bilinear point inside the card quad.
+        let top = [
+            corners[0][0] + (corners[1][0] - corners[0][0]) * t[0],
+            corners[0][1] + (corners[1][1] - corners[0][1]) * t[0],
+        ];
+        let bot = [
+            corners[3][0] + (corners[2][0] - corners[3][0]) * t[0],
+            corners[3][1] + (corners[2][1] - corners[3][1]) * t[0],
+        ];
+        let c = [
+            top[0] + (bot[0] - top[0]) * t[1],
+            top[1] + (bot[1] - top[1]) * t[1],
+        ];
+        let r = geom::dist(corners[0], corners[1]) * rng.random_range(0.05..0.15);
+        Some((c, r, range(rng, p.glare_strength)))
+    } else {
+        None
+    };
+    let diag = ((w * w + h * h) as f32).sqrt();
+    // The lighting field is smooth, so blurring first and lighting after is equivalent and lets
+    // lighting, glare and noise share one pass.
+    let sigma = range(rng, p.blur_sigma);
+    blur(img, sigma);
+    let noise = range(rng, p.noise_sigma);
+    let mut f = Fast(rng.random());
+    // Colour noise: three 5-bit uniforms from the top bits, scaled to about 0.3 of the luminance noise.
+    let chroma = noise * 0.3 * 3.464 / 16.0;
+    let gx: Vec<f32> = (0..w)
+        .map(|x| grad * (x as f32 - w as f32 / 2.0) * gc / diag)
+        .collect();
+    let buf: &mut [u8] = img;
+    for y in 0..h {
+        let fy = y as f32;
+        let gy = 1.0 + grad * (fy - h as f32 / 2.0) * gs / diag;
+        let glare_row = glare.filter(|(c, r, _)| (fy - c[1]).abs() < 3.0 * r);
+        for (x, gxx) in gx.iter().enumerate() {
+            let g = gy + gxx;
+            let add = glare_row.map_or(0.0, |(c, r, s)| {
+                let d2 = ((x as f32 - c[0]).powi(2) + (fy - c[1]).powi(2)) / (r * r);
+                if d2 < 9.0 { s * (-d2).exp() } else { 0.0 }
+            });
+            let bits = f.next();
+            let l = gauss_bits(bits, 3) * noise;
+            let i = (y * w + x) * 3;
+            for k in 0..3 {
+                let u = (((bits >> (48 + k * 5)) & 0x1F) as f32 - 15.5) * chroma;
+                buf[i + k] =
+                    (f32::from(buf[i + k]) * g * cast[k] + add + l + u).clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+}
+
+/// Separable Gaussian blur with integer weights (sum 256); edges replicate. The inner loops run
+/// over whole rows so the compiler vectorises them.
+pub fn blur(img: &mut RgbImage, sigma: f32) {
+    if sigma < 0.2 {
+        return;
+    }
+    let r = (2.5 * sigma).ceil().max(1.0) as usize;
+    let raw: Vec<f32> = (0..=2 * r)
+        .map(|i| {
+            let d = i as f32 - r as f32;
+            (-d * d / (2.0 * sigma * sigma)).exp()
+        })
+        .collect();
+    let total: f32 = raw.iter().sum();
+    // Weights sum to 256 so sums fit u16 (255 * 256 + 128 < 65536), which SSE2 multiplies natively.
+    let mut k: Vec<u16> = raw.iter().map(|v| (v / total * 256.0) as u16).collect();
+    let rest = 256 - k.iter().sum::<u16>();
+    k[r] += rest;
+
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let stride = w * 3;
+    let buf: &mut [u8] = img;
+    let mut padded = vec![0u8; stride + 6 * r];
+    let mut acc = vec![0u16; stride];
+    for y in 0..h {
+        let row = &mut buf[y * stride..(y + 1) * stride];
+        for i in 0..r {
+            padded[i * 3..i * 3 + 3].copy_from_slice(&row[..3]);
+            let o = 3 * r + stride + i * 3;
+            padded[o..o + 3].copy_from_slice(&row[stride - 3..]);
+        }
+        padded[3 * r..3 * r + stride].copy_from_slice(row);
+        acc.fill(0);
+        for (j, &kj) in k.iter().enumerate() {
+            for (a, &v) in acc.iter_mut().zip(&padded[3 * j..3 * j + stride]) {
+                *a += kj * u16::from(v);
+            }
+        }
+        for (o, &a) in row.iter_mut().zip(&acc) {
+            *o = ((a + 128) >> 8) as u8;
+        }
+    }
+    let src = buf.to_vec();
+    for y in 0..h {
+        acc.fill(0);
+        for (j, &kj) in k.iter().enumerate() {
+            let yy = (y + j).saturating_sub(r).min(h - 1);
+            for (a, &v) in acc.iter_mut().zip(&src[yy * stride..(yy + 1) * stride]) {
+                *a += kj * u16::from(v);
+            }
+        }
+        for (o, &a) in buf[y * stride..(y + 1) * stride].iter_mut().zip(&acc) {
+            *o = ((a + 128) >> 8) as u8;
+        }
+    }
+}
+
+/// Encodes as JPEG at `quality`, chroma subsampled 4:2:0 as phone cameras do.
+pub fn jpeg_encode(img: &RgbImage, quality: u8) -> Result<Vec<u8>, SynthError> {
+    let mut bytes = Vec::new();
+    let (w, h) = (
+        u16::try_from(img.width()).map_err(|_| SynthError::Geometry)?,
+        u16::try_from(img.height()).map_err(|_| SynthError::Geometry)?,
+    );
+    jpeg_encoder::Encoder::new(&mut bytes, quality).encode(
+        img.as_raw(),
+        w,
+        h,
+        jpeg_encoder::ColorType::Rgb,
+    )?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+
+    #[test]
+    fn placement_keeps_the_card_inside_the_frame() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for tier in [Tier::Scan, Tier::Photo, Tier::Hard] {
+            let p = tier.params();
+            for _ in 0..500 {
+                let pl = place(&mut rng, &p, (85.6, 54.0));
+                for c in pl.corners {
+                    assert!(c[0] >= 0.0 && c[1] >= 0.0, "{tier:?} {c:?}");
+                    assert!(
+                        c[0] <= pl.frame.0 as f32 && c[1] <= pl.frame.1 as f32,
+                        "{tier:?} {c:?}"
+                    );
+                }
+                assert!(pl.px_per_mm > 4.0, "{tier:?} {}", pl.px_per_mm);
+            }
+        }
+    }
+
+    #[test]
+    fn blur_keeps_a_flat_image_flat() {
+        let mut img = RgbImage::from_pixel(40, 30, image::Rgb([100, 150, 200]));
+        blur(&mut img, 1.7);
+        blur(&mut img, 0.5);
+        assert!(img.pixels().all(|p| p.0 == [100, 150, 200]));
+    }
+}
