@@ -175,7 +175,8 @@ impl Default for PriorityPolicy {
 }
 
 impl PriorityPolicy {
-    fn rank(&self, priority: Option<&str>) -> usize {
+    /// The rank of a priority group under this policy (lower is called first).
+    pub fn rank(&self, priority: Option<&str>) -> usize {
         priority
             .and_then(PriorityGroup::parse)
             .and_then(|p| self.order.iter().position(|o| *o == p))

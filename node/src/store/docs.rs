@@ -1,0 +1,190 @@
+//! Automerge documents in SQLite: a compacted snapshot plus the incremental chunks appended after it.
+//! Loading applies the snapshot, then every chunk in order; compaction replaces both with one snapshot.
+
+use crdt_schema::{automerge::Automerge, ids::DocId};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::StoreError;
+
+/// Loads a document, or `None` when it is not stored.
+pub fn load(conn: &Connection, doc_id: &DocId) -> Result<Option<Automerge>, StoreError> {
+    let snapshot: Option<Option<Vec<u8>>> = conn
+        .query_row(
+            "SELECT snapshot FROM docs WHERE doc_id = ?1",
+            [doc_id.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(snapshot) = snapshot else {
+        return Ok(None);
+    };
+    let bad = |source| StoreError::Automerge {
+        doc_id: doc_id.to_string(),
+        source,
+    };
+    let mut doc = match snapshot {
+        Some(bytes) => Automerge::load(&bytes).map_err(bad)?,
+        None => Automerge::new(),
+    };
+    let mut stmt =
+        conn.prepare_cached("SELECT bytes FROM doc_chunks WHERE doc_id = ?1 ORDER BY seq")?;
+    let mut rows = stmt.query([doc_id.as_str()])?;
+    while let Some(row) = rows.next()? {
+        let bytes: Vec<u8> = row.get(0)?;
+        doc.load_incremental(&bytes).map_err(bad)?;
+    }
+    Ok(Some(doc))
+}
+
+/// Stores a new document whose full state is `snapshot`.
+pub fn insert(
+    conn: &Connection,
+    doc_id: &DocId,
+    kind: &str,
+    snapshot: &[u8],
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO docs (doc_id, kind, snapshot, chunks, updated_at) VALUES (?1, ?2, ?3, 0, ?4)",
+    )?
+    .execute(params![doc_id.as_str(), kind, snapshot, now_ms])?;
+    Ok(())
+}
+
+/// Appends one chunk of change bytes to a stored document; returns how many chunks follow its snapshot.
+pub fn append(
+    conn: &Connection,
+    doc_id: &DocId,
+    bytes: &[u8],
+    now_ms: i64,
+) -> Result<u64, StoreError> {
+    let chunks: u64 = conn
+        .prepare_cached("UPDATE docs SET chunks = chunks + 1, updated_at = ?2 WHERE doc_id = ?1 RETURNING chunks")?
+        .query_row(params![doc_id.as_str(), now_ms], |r| r.get(0))
+        .optional()?
+        .ok_or(StoreError::Corrupt("a change was appended to a document that is not stored"))?;
+    conn.prepare_cached("INSERT INTO doc_chunks (doc_id, seq, bytes) VALUES (?1, COALESCE((SELECT MAX(seq) + 1 FROM doc_chunks WHERE doc_id = ?1), 0), ?2)")?
+        .execute(params![doc_id.as_str(), bytes])?;
+    Ok(chunks)
+}
+
+/// Replaces a document's snapshot and chunks with one snapshot.
+pub fn compact(
+    conn: &Connection,
+    doc_id: &DocId,
+    snapshot: &[u8],
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE docs SET snapshot = ?2, chunks = 0, updated_at = ?3 WHERE doc_id = ?1",
+    )?
+    .execute(params![doc_id.as_str(), snapshot, now_ms])?;
+    conn.prepare_cached("DELETE FROM doc_chunks WHERE doc_id = ?1")?
+        .execute([doc_id.as_str()])?;
+    Ok(())
+}
+
+/// Ids of every stored document of a kind.
+pub fn ids_of_kind(conn: &Connection, kind: &str) -> Result<Vec<DocId>, StoreError> {
+    let mut stmt = conn.prepare("SELECT doc_id FROM docs WHERE kind = ?1 ORDER BY doc_id")?;
+    let ids = stmt
+        .query_map([kind], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    ids.into_iter()
+        .map(|s| {
+            DocId::parse(&s).map_err(|_| StoreError::Corrupt("a stored document id is malformed"))
+        })
+        .collect()
+}
+
+/// Documents with at least `min_chunks` chunks waiting for compaction.
+pub fn needing_compaction(
+    conn: &Connection,
+    min_chunks: u64,
+    limit: u32,
+) -> Result<Vec<DocId>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT doc_id FROM docs WHERE chunks >= ?1 ORDER BY chunks DESC LIMIT ?2",
+    )?;
+    let ids = stmt
+        .query_map(params![min_chunks, limit], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ids
+        .into_iter()
+        .filter_map(|s| DocId::parse(&s).ok())
+        .collect())
+}
+
+/// Compacts every stored document (the `compact` command); returns how many.
+pub fn compact_all(conn: &Connection) -> Result<usize, StoreError> {
+    let ids: Vec<String> = conn
+        .prepare("SELECT doc_id FROM docs WHERE chunks > 0")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut n = 0;
+    for id in ids {
+        let Ok(id) = DocId::parse(&id) else { continue };
+        let tx = conn.unchecked_transaction()?;
+        if let Some(doc) = load(&tx, &id)? {
+            compact(&tx, &id, &doc.save(), super::now_ms())?;
+            n += 1;
+        }
+        tx.commit()?;
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crdt_schema::{
+        automerge::ActorId,
+        ids::ClinicId,
+        queue::{IssueTicket, Issuer, QueueDay},
+    };
+
+    #[test]
+    fn snapshot_plus_chunks_round_trip_and_compact() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, conn) = super::super::open_database(dir.path()).unwrap();
+        let mut q = QueueDay::create(
+            &ClinicId::parse("pkm").unwrap(),
+            time::macros::date!(2026 - 11 - 22),
+            ActorId::random(),
+        )
+        .unwrap();
+        let id = q.doc_id();
+        insert(&conn, &id, "queue_day", &q.save(), 1).unwrap();
+        let issuer = Issuer {
+            by: "u".into(),
+            node: "n".into(),
+            slot: 0,
+        };
+        for i in 0..5 {
+            let req = IssueTicket {
+                service: "umum".into(),
+                prefix: "A".into(),
+                priority: None,
+                patient_id: None,
+                origin: None,
+            };
+            let change = q.issue(&req, &issuer, i).unwrap().change.unwrap();
+            assert_eq!(
+                append(&conn, &id, change.raw_bytes(), i).unwrap(),
+                i as u64 + 1
+            );
+        }
+        let loaded = QueueDay::from_doc(load(&conn, &id).unwrap().unwrap()).unwrap();
+        assert_eq!(loaded.state(), q.state());
+        assert_eq!(needing_compaction(&conn, 5, 10).unwrap(), vec![id.clone()]);
+        compact(&conn, &id, &q.save(), 9).unwrap();
+        assert!(needing_compaction(&conn, 1, 10).unwrap().is_empty());
+        let loaded = QueueDay::from_doc(load(&conn, &id).unwrap().unwrap()).unwrap();
+        assert_eq!(loaded.state(), q.state());
+        assert!(
+            load(&conn, &DocId::parse("clinic/none").unwrap())
+                .unwrap()
+                .is_none()
+        );
+    }
+}
