@@ -36,7 +36,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         Command::RebuildProjections => {
             let (_, mut conn) = store::open_database(&config.data_dir)?;
             let tx = conn.transaction()?;
-            let report = store::projection::rebuild(&tx, store::now_ms())?;
+            let report = store::projection::rebuild(&tx)?;
             tx.commit()?;
             println!(
                 "Rebuilt projections: {} queue days, {} tickets, {} patients.",

@@ -4,7 +4,7 @@
 use std::{convert::Infallible, time::Duration};
 
 use axum::{
-    extract::{Query, State},
+    extract::State,
     http::{StatusCode, header},
     response::{
         Html, IntoResponse, Response,
@@ -16,7 +16,7 @@ use rusqlite::params;
 use serde::Deserialize;
 use tokio_stream::{StreamExt, wrappers::BroadcastStream};
 
-use super::{ADMIN, AppError, AppState, require};
+use super::{ADMIN, ApiQuery, AppError, AppState, require};
 use crate::{auth::Principal, store::writer::LiveEvent};
 
 #[derive(Debug, Deserialize)]
@@ -29,7 +29,7 @@ pub struct EventsQuery {
 pub async fn events(
     State(st): State<AppState>,
     p: Principal,
-    Query(q): Query<EventsQuery>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Response, AppError> {
     require(&p, ADMIN)?;
     let after = q.after.unwrap_or(0);

@@ -2,14 +2,16 @@
 
 use axum::{
     body::Bytes,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
 use crdt_schema::{nik::Nik, patient::PatientFields};
 use serde::Deserialize;
 
-use super::{AppError, AppState, RawBody, STAFF, STAFF_OR_KIOSK, idempotency, reply, require};
+use super::{
+    ApiQuery, AppError, AppState, RawBody, STAFF, STAFF_OR_KIOSK, idempotency, reply, require,
+};
 use crate::{
     auth::{Principal, Role},
     domain::Command,
@@ -106,7 +108,7 @@ pub struct SearchQuery {
 pub async fn search(
     State(st): State<AppState>,
     p: Principal,
-    Query(q): Query<SearchQuery>,
+    ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<Response, AppError> {
     require(&p, STAFF)?;
     let limit = q.limit.unwrap_or(20).clamp(1, 100);

@@ -2,7 +2,7 @@
 //! its life (call, recall, start, complete, skip, no-show, cancel), and the day's statistics.
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
@@ -10,7 +10,7 @@ use crdt_schema::{ids::parse_date, queue::PriorityGroup};
 use serde::Deserialize;
 
 use super::{
-    AppError, AppState, MaybePrincipal, RawBody, STAFF, STAFF_OR_KIOSK, idempotency,
+    ApiQuery, AppError, AppState, MaybePrincipal, RawBody, STAFF, STAFF_OR_KIOSK, idempotency,
     patients::parse_json, reply, require,
 };
 use crate::{
@@ -88,7 +88,7 @@ fn hide_patients(mp: &MaybePrincipal, tickets: &mut [projection::TicketView]) {
 pub async fn list(
     State(st): State<AppState>,
     mp: MaybePrincipal,
-    Query(q): Query<DayQuery>,
+    ApiQuery(q): ApiQuery<DayQuery>,
 ) -> Result<Response, AppError> {
     let date = date_or_today(&st, q.date)?;
     let clinic = st.writer.clinic();
@@ -234,7 +234,7 @@ pub struct StatsQuery {
 pub async fn stats(
     State(st): State<AppState>,
     p: Principal,
-    Query(q): Query<StatsQuery>,
+    ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> Result<Response, AppError> {
     require(&p, STAFF)?;
     let date = date_or_today(&st, q.date)?;

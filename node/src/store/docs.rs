@@ -18,9 +18,9 @@ pub fn load(conn: &Connection, doc_id: &DocId) -> Result<Option<Automerge>, Stor
     let Some(snapshot) = snapshot else {
         return Ok(None);
     };
-    let bad = |source| StoreError::Automerge {
+    let bad = |source: crdt_schema::automerge::AutomergeError| StoreError::Automerge {
         doc_id: doc_id.to_string(),
-        source,
+        source: Box::new(source),
     };
     let mut doc = match snapshot {
         Some(bytes) => Automerge::load(&bytes).map_err(bad)?,

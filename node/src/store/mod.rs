@@ -34,7 +34,7 @@ pub enum StoreError {
     Automerge {
         doc_id: String,
         #[source]
-        source: crdt_schema::automerge::AutomergeError,
+        source: Box<crdt_schema::automerge::AutomergeError>,
     },
     #[error("stored data is inconsistent: {0}")]
     Corrupt(&'static str),

@@ -70,8 +70,16 @@ pub fn project_queue_day(conn: &Connection, q: &QueueDay) -> Result<(), StoreErr
     Ok(())
 }
 
-/// Writes a patient's row.
-pub fn project_patient(conn: &Connection, p: &Patient, now_ms: i64) -> Result<(), StoreError> {
+/// Writes a patient's row. `updated_at` is the time of the document's latest change, so a rebuild
+/// writes exactly what the incremental path wrote.
+pub fn project_patient(conn: &Connection, p: &Patient) -> Result<(), StoreError> {
+    let updated_at = p
+        .doc()
+        .get_changes(&[])
+        .iter()
+        .map(|c| c.timestamp())
+        .max()
+        .unwrap_or(0);
     let s = p.state();
     let fields = serde_json::to_string(&s.fields)
         .map_err(|_| StoreError::Corrupt("patient fields do not serialise"))?;
@@ -88,13 +96,13 @@ pub fn project_patient(conn: &Connection, p: &Patient, now_ms: i64) -> Result<()
         fields,
         conflicts,
         s.registration.at,
-        now_ms,
+        updated_at,
     ])?;
     Ok(())
 }
 
 /// Drops and rebuilds every projection from the stored documents. Runs in the caller's transaction.
-pub fn rebuild(conn: &Connection, now_ms: i64) -> Result<RebuildReport, StoreError> {
+pub fn rebuild(conn: &Connection) -> Result<RebuildReport, StoreError> {
     conn.execute("DELETE FROM tickets", [])?;
     conn.execute("DELETE FROM patients", [])?;
     let mut report = RebuildReport::default();
@@ -114,7 +122,7 @@ pub fn rebuild(conn: &Connection, now_ms: i64) -> Result<RebuildReport, StoreErr
             doc_id: id.to_string(),
             source: Box::new(e),
         })?;
-        project_patient(conn, &p, now_ms)?;
+        project_patient(conn, &p)?;
         report.patients += 1;
     }
     Ok(report)

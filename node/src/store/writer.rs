@@ -68,7 +68,7 @@ pub struct Reply {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LiveEvent {
-    Ticket { ticket: projection::TicketView },
+    Ticket { ticket: Box<projection::TicketView> },
     Clinic,
 }
 
@@ -211,6 +211,9 @@ fn load_or_create_clinic(
     Ok(clinic)
 }
 
+/// A command executed in the current batch, waiting for the commit before its answer goes out.
+type Finished = (oneshot::Sender<Result<Reply, DomainError>>, Result<Reply, DomainError>, Effects);
+
 struct State {
     conn: Connection,
     identity: Identity,
@@ -262,11 +265,7 @@ impl State {
             return;
         }
         let now = now_ms();
-        let mut done: Vec<(
-            oneshot::Sender<Result<Reply, DomainError>>,
-            Result<Reply, DomainError>,
-            Effects,
-        )> = Vec::with_capacity(n);
+        let mut done: Vec<Finished> = Vec::with_capacity(n);
         for job in batch {
             let mut fx = Effects::default();
             let result = self.savepoint(|s| s.handle(&job, now, &mut fx));
@@ -612,7 +611,7 @@ impl State {
         for (kind, tid, data) in events {
             self.emit(kind, &tid, data, now)?;
             let view = self.ticket_view(&tid)?;
-            fx.live.push(LiveEvent::Ticket { ticket: view });
+            fx.live.push(LiveEvent::Ticket { ticket: Box::new(view) });
         }
         Ok(())
     }
@@ -648,7 +647,7 @@ impl State {
         let (p, _) = Patient::create(&id, self.actor.clone(), &fields, registration, now)?;
         fx.touched.push(doc_id.clone());
         docs::insert(&self.conn, &doc_id, "patient", &p.doc().save(), now)?;
-        projection::project_patient(&self.conn, &p, now)?;
+        projection::project_patient(&self.conn, &p)?;
         let names = patient::FIELD_NAMES
             .iter()
             .filter(|n| matches!(fields.get(n), Some(Some(_))))
@@ -712,7 +711,7 @@ impl State {
         if let Some(change) = change {
             docs::append(&self.conn, &doc_id, change.raw_bytes(), now)?;
             let p = &self.patients[&doc_id];
-            projection::project_patient(&self.conn, p, now)?;
+            projection::project_patient(&self.conn, p)?;
             let data = PatientData {
                 patient_id: pid.to_string(),
                 fields: changed.iter().map(|s| s.to_string()).collect(),
