@@ -49,7 +49,8 @@ struct Args {
     /// Fonts directory (default: the crate's fonts/).
     #[arg(long)]
     font_dir: Option<PathBuf>,
-    /// Also write `preview/NNNNNN.png`: the decoded image with line boxes and card corners drawn.
+    /// Also write `preview/NNNNNN.png` (the decoded image, lossless, for viewers without JPEG) and
+    /// `preview/NNNNNN_boxes.png` (with line boxes and card corners drawn).
     #[arg(long)]
     preview: bool,
     /// Worker threads (default: all cores).
@@ -81,12 +82,15 @@ fn render_one(
     fs::write(args.out.join(&name), bytes)?;
     sample.label.file = name;
     if args.preview {
+        sample
+            .image
+            .save(args.out.join(format!("preview/{index:06}.png")))?;
         let mut img = sample.image.clone();
         for line in &sample.label.lines {
             outline(&mut img, &line.quad, [255, 0, 0]);
         }
         outline(&mut img, &sample.label.corners, [0, 200, 0]);
-        img.save(args.out.join(format!("preview/{index:06}.png")))?;
+        img.save(args.out.join(format!("preview/{index:06}_boxes.png")))?;
     }
     let mut rows = Vec::new();
     if args.lines {

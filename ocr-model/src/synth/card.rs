@@ -481,17 +481,18 @@ pub fn draw<R: Rng + ?Sized>(rng: &mut R, id: &Identity, fonts: &FontSet, px_per
 
 /// Light blue-green base with families of fine wavy lines and a rosette, like the card's security
 /// print. Built from per-row and per-column tables so the per-pixel work is a few multiplies.
+#[inline(never)]
 fn background<R: Rng + ?Sized>(rng: &mut R, img: &mut RgbImage, s: f32) {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let jitter = |rng: &mut R, c: f32, r: f32| (c + rng.random_range(-r..r)).clamp(0.0, 255.0);
     let left = [
-        jitter(rng, 196.0, 12.0),
-        jitter(rng, 222.0, 10.0),
-        jitter(rng, 238.0, 10.0),
+        jitter(rng, 184.0, 12.0),
+        jitter(rng, 215.0, 10.0),
+        jitter(rng, 240.0, 10.0),
     ];
     let right = [
-        jitter(rng, 214.0, 12.0),
-        jitter(rng, 234.0, 10.0),
+        jitter(rng, 206.0, 12.0),
+        jitter(rng, 231.0, 10.0),
         jitter(rng, 226.0, 12.0),
     ];
     let line_col = [
@@ -532,13 +533,22 @@ fn background<R: Rng + ?Sized>(rng: &mut R, img: &mut RgbImage, s: f32) {
     let petals = rng.random_range(8..16) as f32;
     let ring_sp = rng.random_range(0.8..1.3) * s;
 
-    // Anti-aliased line intensity from the distance to the nearest multiple of `sp`.
-    let ridge = |v: f32, sp: f32| {
-        let t = v * (1.0 / sp);
-        let d = t - super::degrade::fast_floor(t);
-        let d = d.min(1.0 - d) * sp;
-        (1.0 - d * inv_line_w).max(0.0)
+    // Anti-aliased line intensity as a function of the phase within one period `sp`, tabulated
+    // (1024 steps) so the per-pixel cost is a multiply and a load.
+    let lut = |sp: f32, strength: f32| -> Vec<f32> {
+        (0..1024)
+            .map(|i| {
+                let d = i as f32 / 1024.0;
+                let d = d.min(1.0 - d) * sp;
+                (1.0 - d * inv_line_w).max(0.0) * strength
+            })
+            .collect()
     };
+    let lut_a = lut(sp_a, strength_a);
+    let lut_b = lut(sp_b, strength_b);
+    let lut_r = lut(ring_sp, 0.22);
+    let ridge =
+        |table: &[f32], v: f32, sp: f32| table[((v * (1024.0 / sp)) as i32 & 1023) as usize];
 
     // Base colour per column (a left-to-right tint).
     let base: Vec<[f32; 3]> = (0..w)
@@ -554,8 +564,8 @@ fn background<R: Rng + ?Sized>(rng: &mut R, img: &mut RgbImage, s: f32) {
         let row = &mut buf[y * w * 3..(y + 1) * w * 3];
         for (x, px) in row.chunks_exact_mut(3).enumerate() {
             let fx = x as f32;
-            let a = ridge(fy + ta[x], sp_a) * strength_a;
-            let b = ridge(fx + tb[y], sp_b) * strength_b;
+            let a = ridge(&lut_a, fy + ta[x], sp_a);
+            let b = ridge(&lut_b, fx + tb[y], sp_b);
             let dx = fx - cx;
             let r2 = dx * dx + dy * dy;
             let mut rz = 0.0;
@@ -566,7 +576,7 @@ fn background<R: Rng + ?Sized>(rng: &mut R, img: &mut RgbImage, s: f32) {
                 let ang = if dx >= 0.0 { q } else { 2.0 * q.signum() - q };
                 let wave = super::degrade::tri(ang * petals * 0.25) * 2.0 - 1.0;
                 let rr = r + 0.35 * ring_sp * wave;
-                rz = ridge(rr, ring_sp) * 0.22 * (1.0 - r / rmax);
+                rz = ridge(&lut_r, rr, ring_sp) * (1.0 - r / rmax);
             }
             let col = &base[x];
             for k in 0..3 {
@@ -582,6 +592,7 @@ fn background<R: Rng + ?Sized>(rng: &mut R, img: &mut RgbImage, s: f32) {
 
 /// A synthetic portrait placeholder: plain red or blue backdrop, a featureless head-and-shoulders
 /// silhouette. Never a face.
+#[inline(never)]
 fn photo<R: Rng + ?Sized>(rng: &mut R, img: &mut RgbImage, s: f32, r: [f32; 4]) {
     let (x0, y0, x1, y1) = (
         (r[0] * s) as i64,
@@ -666,6 +677,7 @@ fn photo<R: Rng + ?Sized>(rng: &mut R, img: &mut RgbImage, s: f32, r: [f32; 4]) 
 }
 
 /// A random pen scribble inside `r` (mm), drawn as anti-aliased round stamps along Bezier curves.
+#[inline(never)]
 fn signature<R: Rng + ?Sized>(rng: &mut R, img: &mut RgbImage, s: f32, r: [f32; 4], ink: [u8; 3]) {
     let radius = rng.random_range(0.12..0.22) * s;
     let strokes = rng.random_range(1..=3);

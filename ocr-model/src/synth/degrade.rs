@@ -260,10 +260,22 @@ fn surface<R: Rng + ?Sized>(rng: &mut R, w: u32, h: u32, textured: bool) -> RgbI
         let base = rng.random_range(232.0..250.0f32) as u8;
         return RgbImage::from_pixel(w, h, image::Rgb([base, base, base.saturating_sub(2)]));
     }
-    upsample2(&texture(rng, w / 2 + 1, h / 2 + 1), w, h)
+    // Smooth surfaces at a quarter of the resolution, wood and cloth (fine structure) at half.
+    let kind = rng.random_range(0..5u8);
+    if matches!(kind, 0 | 2) {
+        upsample2(&texture(rng, kind, w / 2 + 1, h / 2 + 1), w, h)
+    } else {
+        let half = upsample2(
+            &texture(rng, kind, w / 4 + 1, h / 4 + 1),
+            w / 2 + 1,
+            h / 2 + 1,
+        );
+        upsample2(&half, w, h)
+    }
 }
 
 /// Doubles an image with bilinear interpolation and crops it to `w` x `h`.
+#[inline(never)]
 fn upsample2(src: &RgbImage, w: u32, h: u32) -> RgbImage {
     let (sw, sh) = (src.width() as usize, src.height() as usize);
     let s: &[u8] = src;
@@ -293,10 +305,10 @@ fn upsample2(src: &RgbImage, w: u32, h: u32) -> RgbImage {
     out
 }
 
-fn texture<R: Rng + ?Sized>(rng: &mut R, w: u32, h: u32) -> RgbImage {
+#[inline(never)]
+fn texture<R: Rng + ?Sized>(rng: &mut R, kind: u8, w: u32, h: u32) -> RgbImage {
     let mut img = RgbImage::new(w, h);
     let mut f = Fast(rng.random());
-    let kind = rng.random_range(0..5);
     // One brightness and a small hue shift per surface, shared by both colours so wood stays brown.
     let shift = [
         rng.random_range(-1.0..1.0f32),
@@ -333,8 +345,10 @@ fn texture<R: Rng + ?Sized>(rng: &mut R, w: u32, h: u32) -> RgbImage {
             pal(rng, [40.0, 40.0, 42.0], 20.0),
         ), // dark mat
     };
-    let coarse = ValueNoise::new(&mut f, w, h, rng.random_range(30.0..100.0));
-    let fine = ValueNoise::new(&mut f, w, h, rng.random_range(2.0..6.0));
+    // Smooth kinds are made at half the resolution of wood and cloth: halve their cells too.
+    let sc = if matches!(kind, 0 | 2) { 1.0 } else { 0.5 };
+    let coarse = ValueNoise::new(&mut f, w, h, rng.random_range(30.0..100.0) * sc);
+    let fine = ValueNoise::new(&mut f, w, h, (rng.random_range(2.0..6.0) * sc).max(1.5));
     let ang = rng.random_range(0.0..std::f32::consts::PI);
     let (ds, dc) = ang.sin_cos();
     let grain = rng.random_range(0.1..0.3f32);
@@ -394,6 +408,28 @@ fn inside_rounded(x: f32, y: f32, w: f32, h: f32, r: f32) -> f32 {
     (r + 0.5 - d).clamp(0.0, 1.0)
 }
 
+/// The x extent of the convex quadrilateral `q` over the rows `y0..=y1`, if it reaches them.
+fn row_extent(q: &Quad, y0: f32, y1: f32) -> Option<(f32, f32)> {
+    let mut lo = f32::MAX;
+    let mut hi = f32::MIN;
+    for i in 0..4 {
+        let (a, b) = (q[i], q[(i + 1) % 4]);
+        if a[1] >= y0 && a[1] <= y1 {
+            lo = lo.min(a[0]);
+            hi = hi.max(a[0]);
+        }
+        for y in [y0, y1] {
+            let (ya, yb) = (a[1].min(b[1]), a[1].max(b[1]));
+            if y >= ya && y <= yb && yb > ya {
+                let x = a[0] + (b[0] - a[0]) * (y - a[1]) / (b[1] - a[1]);
+                lo = lo.min(x);
+                hi = hi.max(x);
+            }
+        }
+    }
+    (lo <= hi).then_some((lo, hi))
+}
+
 /// Bilinear sample (8-bit fixed-point weights) of packed RGB `buf` (`w` x `h`) at pixel-centre
 /// coordinates (x, y), clamped to the image.
 #[inline(always)]
@@ -439,10 +475,10 @@ pub fn compose<R: Rng + ?Sized>(
         0.0
     };
     let sh_off = [
-        rng.random_range(-0.012..0.012) * cw,
-        rng.random_range(0.0..0.02) * cw,
+        rng.random_range(-0.008..0.008) * cw,
+        rng.random_range(0.0..0.012) * cw,
     ];
-    let sh_blur = rng.random_range(0.01..0.03) * cw;
+    let sh_blur = rng.random_range(0.015..0.04) * cw;
     // Margin around the card for the shadow, in frame pixels (card pixels are about frame pixels).
     let pad = sh_blur * 2.0 + sh_off[0].abs() + sh_off[1].abs();
     let y_start = (by0 - pad).floor().max(0.0) as u32;
@@ -452,20 +488,23 @@ pub fn compose<R: Rng + ?Sized>(
     let (cwu, chu) = (card.width() as usize, card.height() as usize);
     let cbuf: &[u8] = card;
     let buf: &mut [u8] = &mut out;
+    let mf = m.map(|v| v as f32);
     for y in y_start..y_end {
-        let dy = f64::from(y) + 0.5;
-        let x0 = f64::from(x_start) + 0.5;
-        // Numerators and denominator are linear in x: step them along the row.
-        let mut nu = m[0] * x0 + m[1] * dy + m[2];
-        let mut nv = m[3] * x0 + m[4] * dy + m[5];
-        let mut wz = m[6] * x0 + m[7] * dy + m[8];
-        for x in x_start..x_end {
-            let inv_w = 1.0 / wz;
-            let u = (nu * inv_w) as f32;
-            let v = (nv * inv_w) as f32;
-            nu += m[0];
-            nv += m[3];
-            wz += m[6];
+        let fy = y as f32 + 0.5;
+        // Only the part of the row near the card: the quad's extent over the band [y - pad, y + pad].
+        let Some((xa, xb)) = row_extent(&pl.corners, fy - pad, fy + pad) else {
+            continue;
+        };
+        let xs = ((xa - pad).floor().max(x_start as f32)) as u32;
+        let xe = ((xb + pad).ceil().min(x_end as f32)) as u32;
+        let cu = mf[1] * fy + mf[2];
+        let cv = mf[4] * fy + mf[5];
+        let cz = mf[7] * fy + mf[8];
+        for x in xs..xe {
+            let fx = x as f32 + 0.5;
+            let inv_w = 1.0 / (mf[6] * fx + cz);
+            let u = (mf[0] * fx + cu) * inv_w;
+            let v = (mf[3] * fx + cv) * inv_w;
             let i = (y as usize * fw as usize + x as usize) * 3;
             let a = inside_rounded(u, v, cw, chh, corner_radius_px);
             if a >= 1.0 {
@@ -480,7 +519,8 @@ pub fn compose<R: Rng + ?Sized>(
                 let ox = (-su).max(su - cw).max(0.0);
                 let oy = (-sv).max(sv - chh).max(0.0);
                 let d = (ox * ox + oy * oy).sqrt();
-                let s = shadow * (1.0 - d / sh_blur).clamp(0.0, 1.0);
+                let t = (1.0 - d / sh_blur).clamp(0.0, 1.0);
+                let s = shadow * t * t;
                 if s > 0.0 {
                     for k in 0..3 {
                         buf[i + k] = (f32::from(buf[i + k]) * (1.0 - s)) as u8;
@@ -546,30 +586,54 @@ pub fn photometric<R: Rng + ?Sized>(
     blur(img, sigma);
     let noise = range(rng, p.noise_sigma);
     let mut f = Fast(rng.random());
-    // Colour noise: three 5-bit uniforms from the top bits, scaled to about 0.3 of the luminance noise.
-    let chroma = noise * 0.3 * 3.464 / 16.0;
+    // Sensor noise from a table of 64k near-Gaussian values, read from a random offset per row and
+    // channel: the same statistics as fresh draws per pixel at a fraction of the cost.
+    const TABLE: usize = 1 << 16;
+    let table: Vec<f32> = (0..TABLE)
+        .map(|_| gauss_bits(f.next(), 4) * noise)
+        .collect();
     let gx: Vec<f32> = (0..w)
         .map(|x| grad * (x as f32 - w as f32 / 2.0) * gc / diag)
         .collect();
+    let mut gain = vec![0.0f32; w * 3];
+    let mut add = vec![0.0f32; w * 3];
     let buf: &mut [u8] = img;
     for y in 0..h {
         let fy = y as f32;
         let gy = 1.0 + grad * (fy - h as f32 / 2.0) * gs / diag;
-        let glare_row = glare.filter(|(c, r, _)| (fy - c[1]).abs() < 3.0 * r);
-        for (x, gxx) in gx.iter().enumerate() {
-            let g = gy + gxx;
-            let add = glare_row.map_or(0.0, |(c, r, s)| {
+        for (x, g) in gain.chunks_exact_mut(3).enumerate() {
+            let l = gy + gx[x];
+            g[0] = l * cast[0];
+            g[1] = l * cast[1];
+            g[2] = l * cast[2];
+        }
+        // Luminance noise shared by the three channels, plus weaker independent colour noise.
+        let bits = f.next();
+        let lum = (bits as usize) % (TABLE - w);
+        let chroma: [usize; 3] =
+            [0, 1, 2].map(|k| ((bits >> (16 + 16 * k)) as usize) % (TABLE - w));
+        for (x, a) in add.chunks_exact_mut(3).enumerate() {
+            let l = table[lum + x];
+            a[0] = l + 0.3 * table[chroma[0] + x];
+            a[1] = l + 0.3 * table[chroma[1] + x];
+            a[2] = l + 0.3 * table[chroma[2] + x];
+        }
+        if let Some((c, r, s)) = glare
+            && (fy - c[1]).abs() < 3.0 * r
+        {
+            for (x, a) in add.chunks_exact_mut(3).enumerate() {
                 let d2 = ((x as f32 - c[0]).powi(2) + (fy - c[1]).powi(2)) / (r * r);
-                if d2 < 9.0 { s * (-d2).exp() } else { 0.0 }
-            });
-            let bits = f.next();
-            let l = gauss_bits(bits, 3) * noise;
-            let i = (y * w + x) * 3;
-            for k in 0..3 {
-                let u = (((bits >> (48 + k * 5)) & 0x1F) as f32 - 15.5) * chroma;
-                buf[i + k] =
-                    (f32::from(buf[i + k]) * g * cast[k] + add + l + u).clamp(0.0, 255.0) as u8;
+                if d2 < 9.0 {
+                    let g = s * (-d2).exp();
+                    a[0] += g;
+                    a[1] += g;
+                    a[2] += g;
+                }
             }
+        }
+        let row = &mut buf[y * w * 3..(y + 1) * w * 3];
+        for ((o, g), a) in row.iter_mut().zip(&gain).zip(&add) {
+            *o = (f32::from(*o) * g + a).clamp(0.0, 255.0) as u8;
         }
     }
 }

@@ -7,6 +7,16 @@
 //! the output image, and the card's corners. Everything is deterministic in `(seed, index, tier,
 //! split)`: the same inputs give the same bytes.
 //!
+//! # Making a dataset
+//! ```text
+//! cargo build --release -p ocr-model
+//! target/release/render-ktp --out /tmp/ktp-train --count 50000 --seed 1 --tier photo --fonts train --lines
+//! target/release/render-ktp --out /tmp/ktp-test  --count 2000  --seed 2 --tier hard  --fonts heldout
+//! ```
+//! `labels.jsonl` holds one [`Label`] per image; `lines.tsv` maps each straightened grey line crop
+//! (height 32) to its text. Use different seeds for training and test sets, and `--fonts heldout`
+//! for the accuracy test. `--preview` writes PNG copies with the line boxes drawn.
+//!
 //! Nothing rendered here shows a real person: names, addresses and villages are random
 //! combinations of common words, the photo is a featureless silhouette and the signature a random
 //! scribble. Only the region codes and names are real (they are public facts).
