@@ -10,3 +10,35 @@
 
 #[cfg(feature = "synth")]
 pub mod synth;
+
+#[cfg(test)]
+mod tidy {
+    /// Every source file starts with a `//!` line saying what it owns.
+    #[test]
+    fn every_file_starts_with_a_module_doc() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).expect("read src").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        assert!(files.len() > 5);
+        for f in files {
+            let text = std::fs::read_to_string(&f).expect("read file");
+            assert!(
+                text.starts_with("//! "),
+                "{} lacks a leading //! line",
+                f.display()
+            );
+        }
+    }
+}

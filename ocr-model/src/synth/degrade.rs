@@ -57,6 +57,10 @@ pub struct DegradeParams {
     pub glare_strength: (f32, f32),
     /// Gaussian blur sigma in output pixels.
     pub blur_sigma: (f32, f32),
+    /// Probability of camera-shake (linear motion) blur.
+    pub motion: f64,
+    /// Length of the motion blur streak in output pixels.
+    pub motion_len: (f32, f32),
     /// Additive noise standard deviation in grey levels.
     pub noise_sigma: (f32, f32),
     /// JPEG quality range, or `None` for lossless PNG output.
@@ -79,6 +83,8 @@ impl Tier {
                 glare: 0.0,
                 glare_strength: (0.0, 0.0),
                 blur_sigma: (0.0, 0.5),
+                motion: 0.0,
+                motion_len: (0.0, 0.0),
                 noise_sigma: (0.5, 2.5),
                 jpeg_quality: Some((90, 96)),
             },
@@ -94,6 +100,8 @@ impl Tier {
                 glare: 0.1,
                 glare_strength: (30.0, 80.0),
                 blur_sigma: (0.3, 1.1),
+                motion: 0.1,
+                motion_len: (2.0, 4.0),
                 noise_sigma: (1.5, 5.0),
                 jpeg_quality: Some((60, 90)),
             },
@@ -109,6 +117,8 @@ impl Tier {
                 glare: 0.6,
                 glare_strength: (60.0, 150.0),
                 blur_sigma: (0.9, 1.8),
+                motion: 0.4,
+                motion_len: (3.0, 8.0),
                 noise_sigma: (5.0, 11.0),
                 jpeg_quality: Some((20, 40)),
             },
@@ -584,6 +594,10 @@ pub fn photometric<R: Rng + ?Sized>(
     // lighting, glare and noise share one pass.
     let sigma = range(rng, p.blur_sigma);
     blur(img, sigma);
+    if rng.random_bool(p.motion) {
+        let len = range(rng, p.motion_len);
+        motion_blur(img, len, rng.random_range(0.0..std::f32::consts::PI));
+    }
     let noise = range(rng, p.noise_sigma);
     let mut f = Fast(rng.random());
     // Sensor noise from a table of 64k near-Gaussian values, read from a random offset per row and
@@ -634,6 +648,59 @@ pub fn photometric<R: Rng + ?Sized>(
         let row = &mut buf[y * w * 3..(y + 1) * w * 3];
         for ((o, g), a) in row.iter_mut().zip(&gain).zip(&add) {
             *o = (f32::from(*o) * g + a).clamp(0.0, 255.0) as u8;
+        }
+    }
+}
+
+/// Camera shake: the mean of copies of the image shifted along a line of `len` pixels at `angle`.
+pub fn motion_blur(img: &mut RgbImage, len: f32, angle: f32) {
+    let taps = len.round().max(1.0) as i32;
+    if taps < 2 {
+        return;
+    }
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (sn, cs) = angle.sin_cos();
+    let offsets: Vec<(isize, isize)> = (0..taps)
+        .map(|i| {
+            let t = i as f32 - (taps - 1) as f32 / 2.0;
+            ((t * cs).round() as isize, (t * sn).round() as isize)
+        })
+        .collect();
+    let src = img.as_raw().clone();
+    let stride = w * 3;
+    let mut acc = vec![0u16; stride];
+    let n = offsets.len() as u16;
+    let buf: &mut [u8] = img;
+    for y in 0..h {
+        acc.fill(0);
+        for &(dx, dy) in &offsets {
+            let yy = (y as isize + dy).clamp(0, h as isize - 1) as usize;
+            let row = &src[yy * stride..(yy + 1) * stride];
+            // Shift by dx pixels with edge replication.
+            let s = dx.clamp(-(w as isize - 1), w as isize - 1);
+            let (dst_from, src_from, count) = if s >= 0 {
+                (0, s as usize * 3, stride - s as usize * 3)
+            } else {
+                ((-s) as usize * 3, 0, stride - (-s) as usize * 3)
+            };
+            for (a, &v) in acc[dst_from..dst_from + count]
+                .iter_mut()
+                .zip(&row[src_from..src_from + count])
+            {
+                *a += u16::from(v);
+            }
+            let (edge_lo, edge_hi) = if s >= 0 {
+                (count, stride)
+            } else {
+                (0, dst_from)
+            };
+            let edge_px = if s >= 0 { stride - 3 } else { 0 };
+            for i in edge_lo..edge_hi {
+                acc[i] += u16::from(row[edge_px + i % 3]);
+            }
+        }
+        for (o, &a) in buf[y * stride..(y + 1) * stride].iter_mut().zip(&acc) {
+            *o = ((a + n / 2) / n) as u8;
         }
     }
 }
@@ -742,6 +809,8 @@ mod tests {
         let mut img = RgbImage::from_pixel(40, 30, image::Rgb([100, 150, 200]));
         blur(&mut img, 1.7);
         blur(&mut img, 0.5);
+        motion_blur(&mut img, 6.0, 0.7);
+        motion_blur(&mut img, 5.0, 2.9);
         assert!(img.pixels().all(|p| p.0 == [100, 150, 200]));
     }
 }
