@@ -1198,3 +1198,61 @@ async fn idempotent_replays_return_the_first_answer() {
     assert_eq!(q["tickets"].as_array().unwrap().len(), 1);
     h.close().await;
 }
+
+#[tokio::test]
+async fn the_live_stream_announces_committed_tickets_without_patient_ids() {
+    let h = Harness::start().await;
+    let resp = h
+        .app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri("/api/v1/live")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers().get("content-type").unwrap(),
+        "text/event-stream"
+    );
+    let mut body = resp.into_body();
+    let mut seen = String::new();
+    let mut next_frame = async || {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame())
+            .await
+            .expect("an event in time");
+        String::from_utf8(frame.unwrap().unwrap().into_data().unwrap().to_vec()).unwrap()
+    };
+    seen.push_str(&next_frame().await);
+    assert!(seen.contains("event: hello"), "{seen}");
+    let p = h
+        .call(
+            Method::POST,
+            "/api/v1/patients",
+            Some(&h.operator),
+            Some(json!({"nik": NIK, "name": "Siti"})),
+        )
+        .await;
+    let pid = p.body["id"].as_str().unwrap().to_owned();
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/queue/tickets",
+            Some(&h.operator),
+            Some(json!({"service":"kia","patient_id": pid})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    while !seen.contains("C-001") {
+        seen.push_str(&next_frame().await);
+    }
+    assert!(seen.contains("event: ticket"), "{seen}");
+    assert!(
+        !seen.contains(&pid),
+        "the public stream carries no patient id"
+    );
+    h.close().await;
+}
