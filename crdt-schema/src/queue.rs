@@ -12,7 +12,7 @@
 //! and skips belong to the round they were made in.
 //!
 //! Ticket numbers are unique within a clinic's day per service even when nodes are partitioned: each node
-//! of a clinic owns a slot, and numbers from slot `s` lie in `s*1000+1 ..= s*1000+999`.
+//! of a clinic owns a slot, and numbers from slot `s` lie in `s*10000+1 ..= s*10000+9999`.
 
 use std::collections::BTreeMap;
 
@@ -407,8 +407,8 @@ pub struct QueueDay {
     state: QueueDayState,
 }
 
-/// The highest ticket number per node slot.
-pub const NUMBERS_PER_SLOT: u64 = 1000;
+/// How many ticket numbers each node slot owns per service and day (the last one is never used).
+pub const NUMBERS_PER_SLOT: u64 = 10_000;
 
 impl QueueDay {
     /// The document from genesis (the same first change on every replica).

@@ -272,5 +272,5 @@ fn queue_days_opened_independently_share_their_ticket_map() {
     a.merge(&mut bd).unwrap();
     let mut numbers: Vec<u64> = a.state().tickets.values().map(|t| t.number).collect();
     numbers.sort();
-    assert_eq!(numbers, [1, 1001]);
+    assert_eq!(numbers, [1, 10_001]);
 }

@@ -59,7 +59,7 @@ fn numbers_count_up_per_service_and_slot() {
     assert_eq!(q.ticket(&a1).unwrap().display, "A-001");
     assert_eq!(q.ticket(&a2).unwrap().display, "A-002");
     assert_eq!(q.ticket(&b1).unwrap().display, "B-001");
-    assert_eq!(q.ticket(&s1).unwrap().number, 1001);
+    assert_eq!(q.ticket(&s1).unwrap().number, 10_001);
     assert!(check_invariants(q.state()).is_empty());
 }
 
