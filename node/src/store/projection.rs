@@ -280,7 +280,6 @@ fn fill_positions(
     services.sort();
     services.dedup();
     for service in services {
-        let order = waiting_order(conn, date, &service, &policy)?;
         let counters = clinic
             .counters
             .iter()
@@ -295,17 +294,58 @@ fn fill_positions(
                     .map_or(7, |s| s.avg_service_minutes),
             ),
         };
-        for t in tickets
+        let waiting: Vec<&mut TicketView> = tickets
             .iter_mut()
             .filter(|t| t.status == Status::Waiting && t.service == service)
-        {
-            if let Some(pos) = order.iter().position(|id| *id == t.id) {
-                t.position = Some(pos as u64 + 1);
-                t.estimated_wait_minutes = Some(((pos as f64) * minutes / counters).round() as u64);
+            .collect();
+        let positions: Vec<u64> = if waiting.len() == 1 {
+            vec![waiting_before(conn, date, &service, &policy, waiting[0])? + 1]
+        } else {
+            let order: std::collections::HashMap<String, u64> =
+                waiting_order(conn, date, &service, &policy)?
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, id)| (id, i as u64 + 1))
+                    .collect();
+            waiting
+                .iter()
+                .map(|t| order.get(&t.id).copied().unwrap_or(0))
+                .collect()
+        };
+        for (t, pos) in waiting.into_iter().zip(positions) {
+            if pos > 0 {
+                t.position = Some(pos);
+                t.estimated_wait_minutes =
+                    Some((((pos - 1) as f64) * minutes / counters).round() as u64);
             }
         }
     }
     Ok(())
+}
+
+/// How many waiting tickets of the service are called before `t` (one indexed count, no sorting).
+fn waiting_before(
+    conn: &Connection,
+    date: &str,
+    service: &str,
+    policy: &PriorityPolicy,
+    t: &TicketView,
+) -> Result<u64, StoreError> {
+    let mut rank = String::from("CASE priority");
+    for (i, p) in policy.order.iter().enumerate() {
+        // Group names are a closed set of identifiers, safe to inline.
+        rank.push_str(&format!(" WHEN '{}' THEN {i}", p.as_str()));
+    }
+    rank.push_str(&format!(" ELSE {} END", policy.order.len()));
+    let sql = format!(
+        "SELECT COUNT(*) FROM tickets WHERE date = ?1 AND service = ?2 AND status = 'waiting'
+         AND ({rank}, issued_at, number, id) < (?3, ?4, ?5, ?6)"
+    );
+    let own_rank = policy.rank(t.priority.as_deref()) as i64;
+    Ok(conn.prepare_cached(&sql)?.query_row(
+        params![date, service, own_rank, t.issued_at, t.number, t.id],
+        |r| r.get(0),
+    )?)
 }
 
 /// Ids of a service's waiting tickets in calling order (the same order as [`QueueDay::waiting`]).

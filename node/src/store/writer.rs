@@ -212,7 +212,11 @@ fn load_or_create_clinic(
 }
 
 /// A command executed in the current batch, waiting for the commit before its answer goes out.
-type Finished = (oneshot::Sender<Result<Reply, DomainError>>, Result<Reply, DomainError>, Effects);
+type Finished = (
+    oneshot::Sender<Result<Reply, DomainError>>,
+    Result<Reply, DomainError>,
+    Effects,
+);
 
 struct State {
     conn: Connection,
@@ -421,7 +425,7 @@ impl State {
                 self.queue_day(&qid, now, fx)?;
                 let q = self.queues.get_mut(&qid).expect("loaded above");
                 let applied = q.issue(&req, &issuer, now)?;
-                self.after_queue_change(
+                let view = self.after_queue_change(
                     &qid,
                     applied.change,
                     &applied.tickets,
@@ -429,7 +433,6 @@ impl State {
                     now,
                     fx,
                 )?;
-                let view = self.ticket_view(&applied.tickets[0])?;
                 Ok(Reply {
                     status: 201,
                     body: json(&view),
@@ -563,7 +566,8 @@ impl State {
         let kind = EventKind::for_transition(action.kind());
         let q = self.queues.get_mut(qid).expect("loaded by the caller");
         let applied = q.apply(ticket_id, &action, &issuer, now)?;
-        self.after_queue_change(
+        // The first ticket touched is the one acted on.
+        let view = self.after_queue_change(
             qid,
             applied.change,
             &applied.tickets,
@@ -571,7 +575,6 @@ impl State {
             now,
             fx,
         )?;
-        let view = self.ticket_view(ticket_id)?;
         Ok(Reply {
             status: 200,
             body: json(&view),
@@ -589,7 +592,7 @@ impl State {
         kinds: &[EventKind],
         now: i64,
         fx: &mut Effects,
-    ) -> Result<(), DomainError> {
+    ) -> Result<projection::TicketView, DomainError> {
         fx.touched.push(qid.clone());
         if let Some(change) = change {
             docs::append(&self.conn, qid, change.raw_bytes(), now)?;
@@ -608,12 +611,16 @@ impl State {
                 TicketData::from_ticket(qid.as_str(), tid, t),
             ));
         }
+        let mut first = None;
         for (kind, tid, data) in events {
             self.emit(kind, &tid, data, now)?;
             let view = self.ticket_view(&tid)?;
-            fx.live.push(LiveEvent::Ticket { ticket: Box::new(view) });
+            first.get_or_insert_with(|| view.clone());
+            fx.live.push(LiveEvent::Ticket {
+                ticket: Box::new(view),
+            });
         }
-        Ok(())
+        first.ok_or_else(|| StoreError::Corrupt("a queue change touched no ticket").into())
     }
 
     fn register_patient(
