@@ -422,9 +422,12 @@ impl Renderer {
 mod tests {
     use super::*;
 
+    /// A renderer with the tier's preset but a small frame, so the tests stay quick in debug builds.
     fn renderer(split: Split, tier: Tier, seed: u64) -> Renderer {
         let fonts = FontSet::load(&fonts::default_font_dir(), split).expect("fonts");
-        Renderer::new(fonts, tier, seed)
+        let mut params = tier.params();
+        params.frame = (params.frame.0 / 2, params.frame.1 / 2);
+        Renderer::new(fonts, tier, seed).with_params(params)
     }
 
     #[test]
@@ -447,7 +450,7 @@ mod tests {
             (Tier::Hard, Split::Train),
         ] {
             let r = renderer(split, tier, 9);
-            for i in 0..12 {
+            for i in 0..6 {
                 let s = r.render(i).expect("render");
                 let l = &s.label;
                 for (k, v) in l.fields.pairs() {
@@ -524,7 +527,7 @@ mod tests {
             .filter(|f| f.split == Split::Heldout)
             .map(|f| f.file)
             .collect();
-        for i in 0..60 {
+        for i in 0..30 {
             let s = r.render(i).expect("render");
             for f in s.label.faces {
                 assert!(!held.contains(&f), "{f}");
