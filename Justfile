@@ -25,3 +25,8 @@ rebuild DATA="clinic-edge-data":
 # Render synthetic KTP cards (see ocr-model/README or `render-ktp --help`)
 render-ktp *ARGS:
     cargo run --release -p ocr-model --bin render-ktp -- {{ARGS}}
+
+# Fuzz the document loader and the request parsing for SECONDS each (needs nightly and `cargo install cargo-fuzz`)
+fuzz SECONDS="60":
+    cd crdt-schema/fuzz && cargo +nightly fuzz run document_bytes -- -max_total_time={{SECONDS}}
+    cd crdt-schema/fuzz && cargo +nightly fuzz run patient_input -- -max_total_time={{SECONDS}}
