@@ -31,28 +31,49 @@ impl TestNode {
         config.deployment_secret = Some(crdt_schema::ids::DeploymentSecret::from_bytes([42; 32]));
         let node = Node::open(config).await.expect("node opens");
         let app = node.router();
-        let mut t = Self { node: Some(node), app, dir, token: String::new() };
-        let r = t.call(Method::POST, "/api/v1/auth/login", Some(json!({"username":"admin","password":"rahasia-admin"}))).await;
+        let mut t = Self {
+            node: Some(node),
+            app,
+            dir,
+            token: String::new(),
+        };
+        let r = t
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                Some(json!({"username":"admin","password":"rahasia-admin"})),
+            )
+            .await;
         assert_eq!(r.0, StatusCode::OK);
         t.token = r.1["token"].as_str().expect("token").to_owned();
         t
     }
 
     /// Sends a request with the node's login; returns the status and the JSON body.
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut b = Request::builder().method(method).uri(path);
         if !self.token.is_empty() {
             b = b.header("authorization", format!("Bearer {}", self.token));
         }
         let req = match body {
-            Some(v) => b.header("content-type", "application/json").body(Body::from(v.to_string())),
+            Some(v) => b
+                .header("content-type", "application/json")
+                .body(Body::from(v.to_string())),
             None => b.body(Body::empty()),
         }
         .expect("request");
         let resp = self.app.clone().oneshot(req).await.expect("router answers");
         let status = resp.status();
         let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     /// Path of the node's database.

@@ -3,7 +3,10 @@
 use std::path::{Path, PathBuf};
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned()
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -27,8 +30,20 @@ fn every_rust_file_says_what_it_owns() {
     assert!(files.len() > 20, "found only {} files", files.len());
     let missing: Vec<_> = files
         .iter()
-        .filter(|f| !std::fs::read_to_string(f).unwrap_or_default().starts_with("//!"))
-        .map(|f| f.strip_prefix(repo_root()).unwrap_or(f).display().to_string())
+        .filter(|f| {
+            !std::fs::read_to_string(f)
+                .unwrap_or_default()
+                .starts_with("//!")
+        })
+        .map(|f| {
+            f.strip_prefix(repo_root())
+                .unwrap_or(f)
+                .display()
+                .to_string()
+        })
         .collect();
-    assert!(missing.is_empty(), "files without a leading //! line: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "files without a leading //! line: {missing:?}"
+    );
 }
