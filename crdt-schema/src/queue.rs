@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 
 use automerge::{ActorId, Automerge, Change, ROOT, transaction::Transactable};
-use autosurgeon::{Hydrate, Reconcile, hydrate_prop, reconcile_prop};
+use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -405,6 +405,75 @@ pub struct Applied {
 pub struct QueueDay {
     doc: Automerge,
     state: QueueDayState,
+    /// Waiting tickets by service, then by priority label (`""` for none), ordered by (issued_at,
+    /// number, id): enough to answer "how many are called before this one" without a scan.
+    waiting: WaitingIndex,
+}
+
+type WaitingIndex =
+    BTreeMap<String, BTreeMap<String, std::collections::BTreeSet<(i64, u64, String)>>>;
+
+fn waiting_key(id: &str, t: &Ticket) -> (String, String, (i64, u64, String)) {
+    (
+        t.service.clone(),
+        t.priority.clone().unwrap_or_default(),
+        (t.issued_at, t.number, id.to_owned()),
+    )
+}
+
+/// Writes a ticket as a new map under `tickets`, one key per field (absent options are not written).
+fn put_ticket(
+    tx: &mut automerge::transaction::Transaction<'_>,
+    tickets: &automerge::ObjId,
+    id: &str,
+    t: &Ticket,
+) -> Result<(), automerge::AutomergeError> {
+    use automerge::{ObjType, ScalarValue};
+    let o = tx.put_object(tickets, id, ObjType::Map)?;
+    tx.put(&o, "service", t.service.as_str())?;
+    tx.put(&o, "number", ScalarValue::Uint(t.number))?;
+    tx.put(&o, "display", t.display.as_str())?;
+    for (k, v) in [
+        ("priority", &t.priority),
+        ("patient_id", &t.patient_id),
+        ("origin", &t.origin),
+    ] {
+        if let Some(v) = v {
+            tx.put(&o, k, v.as_str())?;
+        }
+    }
+    tx.put(&o, "issued_at", t.issued_at)?;
+    tx.put(&o, "issued_by", t.issued_by.as_str())?;
+    let tr = tx.put_object(&o, "transitions", ObjType::Map)?;
+    for (k, v) in &t.transitions {
+        put_transition(tx, &tr, k, v)?;
+    }
+    Ok(())
+}
+
+/// Writes one transition as a new map under a ticket's `transitions`.
+fn put_transition(
+    tx: &mut automerge::transaction::Transaction<'_>,
+    transitions: &automerge::ObjId,
+    id: &str,
+    t: &Transition,
+) -> Result<(), automerge::AutomergeError> {
+    use automerge::{ObjType, ScalarValue};
+    let o = tx.put_object(transitions, id, ObjType::Map)?;
+    tx.put(&o, "kind", t.kind.as_str())?;
+    tx.put(&o, "round", ScalarValue::Uint(t.round))?;
+    tx.put(&o, "at", t.at)?;
+    tx.put(&o, "by", t.by.as_str())?;
+    for (k, v) in [
+        ("counter", &t.counter),
+        ("reason", &t.reason),
+        ("next_ticket", &t.next_ticket),
+    ] {
+        if let Some(v) = v {
+            tx.put(&o, k, v.as_str())?;
+        }
+    }
+    Ok(())
 }
 
 /// How many ticket numbers each node slot owns per service and day (the last one is never used).
@@ -420,7 +489,64 @@ impl QueueDay {
     pub fn from_doc(doc: Automerge) -> Result<Self, DocError> {
         genesis::expect_kind(&doc, DocKind::QueueDay)?;
         let state = autosurgeon::hydrate(&doc)?;
-        Ok(Self { doc, state })
+        let mut q = Self {
+            doc,
+            state,
+            waiting: WaitingIndex::new(),
+        };
+        q.rebuild_index();
+        Ok(q)
+    }
+
+    fn rebuild_index(&mut self) {
+        self.waiting.clear();
+        let ids: Vec<String> = self.state.tickets.keys().cloned().collect();
+        for id in ids {
+            self.index_ticket(&id);
+        }
+    }
+
+    /// Puts a ticket in the waiting index, or takes it out, according to its derived status.
+    fn index_ticket(&mut self, id: &str) {
+        let Some(t) = self.state.tickets.get(id) else {
+            return;
+        };
+        let (service, label, key) = waiting_key(id, t);
+        let waiting = derive(t).status == Status::Waiting;
+        let set = self
+            .waiting
+            .entry(service)
+            .or_default()
+            .entry(label)
+            .or_default();
+        if waiting {
+            set.insert(key);
+        } else {
+            set.remove(&key);
+        }
+    }
+
+    /// A waiting ticket's 1-based place in its service's calling order under `policy` (the order of
+    /// [`QueueDay::waiting`]); `None` when the ticket is not waiting.
+    pub fn position(&self, id: &str, policy: &PriorityPolicy) -> Option<u64> {
+        let t = self.state.tickets.get(id)?;
+        let (service, label, key) = waiting_key(id, t);
+        let groups = self.waiting.get(&service)?;
+        if !groups.get(&label).is_some_and(|s| s.contains(&key)) {
+            return None;
+        }
+        let rank_of = |l: &str| policy.rank((!l.is_empty()).then_some(l));
+        let own = rank_of(&label);
+        let mut before = 0usize;
+        for (l, set) in groups {
+            let r = rank_of(l);
+            if r < own {
+                before += set.len();
+            } else if r == own {
+                before += set.range(..&key).count();
+            }
+        }
+        Some(before as u64 + 1)
     }
 
     pub fn doc(&self) -> &Automerge {
@@ -443,6 +569,7 @@ impl QueueDay {
     pub fn merge(&mut self, other: &mut Automerge) -> Result<(), DocError> {
         self.doc.merge(other)?;
         self.state = autosurgeon::hydrate(&self.doc)?;
+        self.rebuild_index();
         Ok(())
     }
 
@@ -450,16 +577,7 @@ impl QueueDay {
     pub fn load_incremental(&mut self, bytes: &[u8]) -> Result<(), DocError> {
         self.doc.load_incremental(bytes)?;
         self.state = autosurgeon::hydrate(&self.doc)?;
-        Ok(())
-    }
-
-    fn refresh_ticket(&mut self, id: &str) -> Result<(), DocError> {
-        let tickets = self.tickets_obj()?;
-        let t: Option<Ticket> = hydrate_prop(&self.doc, &tickets, id)?;
-        match t {
-            Some(t) => self.state.tickets.insert(id.to_owned(), t),
-            None => self.state.tickets.remove(id),
-        };
+        self.rebuild_index();
         Ok(())
     }
 
@@ -525,9 +643,10 @@ impl QueueDay {
         let (id, ticket) = self.new_ticket(req, issuer, now_ms)?;
         let tickets = self.tickets_obj()?;
         let (_, change) = commit(&mut self.doc, now_ms, "issue", |tx| {
-            reconcile_prop(tx, &tickets, id.as_str(), &ticket).map_err(DocError::from)
+            put_ticket(tx, &tickets, &id, &ticket).map_err(DocError::from)
         })?;
         self.state.tickets.insert(id.clone(), ticket);
+        self.index_ticket(&id);
         Ok(Applied {
             tickets: vec![id],
             change,
@@ -613,17 +732,22 @@ impl QueueDay {
                     Some((automerge::Value::Object(_), id)) => id,
                     _ => tx.put_object(&tobj, "transitions", automerge::ObjType::Map)?,
                 };
-                reconcile_prop(tx, &trans, transition_id.as_str(), &transition)?;
+                put_transition(tx, &trans, &transition_id, &transition)?;
                 if let Some((id, t)) = &follow_up {
-                    reconcile_prop(tx, &tickets, id.as_str(), t)?;
+                    put_ticket(tx, &tickets, id, t)?;
                 }
                 Ok(())
             },
         )?;
-        self.refresh_ticket(ticket_id)?;
+        // The state gets exactly what was written (a test checks it equals a fresh read).
+        if let Some(t) = self.state.tickets.get_mut(ticket_id) {
+            t.transitions.insert(transition_id, transition);
+        }
+        self.index_ticket(ticket_id);
         let mut touched = vec![ticket_id.to_owned()];
         if let Some((id, t)) = follow_up {
             self.state.tickets.insert(id.clone(), t);
+            self.index_ticket(&id);
             touched.push(id);
         }
         Ok(Applied {

@@ -131,6 +131,25 @@ fn run_queue(replicas: usize, ops: &[Op], merge_order: &[usize]) -> Result<(), T
             Op::Sync { .. } => {}
         }
     }
+    // The waiting index answers positions in exactly the calling order, on every replica.
+    let policy = queue::PriorityPolicy::default();
+    for r in &reps {
+        for service in ["umum", "gigi"] {
+            let order: Vec<&str> = r
+                .waiting(service, &policy)
+                .into_iter()
+                .map(|w| w.0)
+                .collect();
+            for (i, id) in order.iter().enumerate() {
+                prop_assert_eq!(r.position(id, &policy), Some(i as u64 + 1));
+            }
+        }
+        for (id, t) in &r.state().tickets {
+            if derive(t).status != queue::Status::Waiting {
+                prop_assert_eq!(r.position(id, &policy), None);
+            }
+        }
+    }
     // Merge everything into each replica, in a different order for each.
     let docs: Vec<Automerge> = reps.iter().map(|r| r.doc().clone()).collect();
     let mut finals = Vec::new();

@@ -90,6 +90,7 @@ impl Node {
             limiter: http::ratelimit::Limiter::default(),
             node_id,
             secret,
+            sessions: http::SessionCache::default(),
             shutdown: shutdown.clone(),
         };
         Ok(Self {

@@ -1134,6 +1134,75 @@ async fn login_is_rate_limited_and_sessions_end() {
 }
 
 #[tokio::test]
+async fn disabling_a_user_or_revoking_a_device_takes_effect_at_once() {
+    let h = Harness::start().await;
+    // Both tokens are used (and so cached) before they are withdrawn.
+    assert_eq!(
+        h.call(Method::GET, "/api/v1/auth/me", Some(&h.operator), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.call(Method::GET, "/api/v1/auth/me", Some(&h.kiosk), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let users = h
+        .call(Method::GET, "/api/v1/users", Some(&h.admin), None)
+        .await
+        .body;
+    let op = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "op1")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = h
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/users/{op}"),
+            Some(&h.admin),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        h.call(Method::GET, "/api/v1/auth/me", Some(&h.operator), None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let devices = h
+        .call(Method::GET, "/api/v1/devices", Some(&h.admin), None)
+        .await
+        .body;
+    let dev = devices["devices"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        h.call(
+            Method::DELETE,
+            &format!("/api/v1/devices/{dev}"),
+            Some(&h.admin),
+            None
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        h.call(Method::GET, "/api/v1/auth/me", Some(&h.kiosk), None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    h.close().await;
+}
+
+#[tokio::test]
 async fn kiosk_requests_are_rate_limited_per_device() {
     let h = Harness::start_with(|c| c.kiosk_per_minute = 3).await;
     let mut statuses = Vec::new();

@@ -39,6 +39,8 @@ pub struct AppState {
     pub limiter: ratelimit::Limiter,
     pub node_id: Arc<str>,
     pub secret: crdt_schema::ids::DeploymentSecret,
+    /// Recently checked tokens, so a busy kiosk or console does not cost a database read per request.
+    pub sessions: SessionCache,
     /// Cancelled at shutdown, so long-lived streams end and the server can drain.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -63,6 +65,38 @@ impl AuthDb {
         tokio::task::spawn_blocking(move || f(&db.lock().expect("auth db lock")))
             .await
             .map_err(AppError::internal)
+    }
+}
+
+/// Tokens checked in the last [`SessionCache::TTL`], by token hash. Cleared whenever a login ends, a user
+/// changes or a device is revoked, so those take effect at once. The mutex is held only for a map access.
+#[derive(Debug, Clone, Default)]
+pub struct SessionCache(
+    Arc<std::sync::Mutex<std::collections::HashMap<String, (Principal, std::time::Instant)>>>,
+);
+
+impl SessionCache {
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+    fn get(&self, hash: &str) -> Option<Principal> {
+        let map = self.0.lock().expect("session cache lock");
+        let (p, at) = map.get(hash)?;
+        let fresh =
+            at.elapsed() < Self::TTL && p.expires_at.is_none_or(|e| e > crate::store::now_ms());
+        fresh.then(|| p.clone())
+    }
+
+    fn put(&self, hash: String, p: Principal) {
+        let mut map = self.0.lock().expect("session cache lock");
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(hash, (p, std::time::Instant::now()));
+    }
+
+    /// Forgets every cached token.
+    pub fn clear(&self) {
+        self.0.lock().expect("session cache lock").clear();
     }
 }
 
@@ -143,12 +177,18 @@ impl FromRequestParts<AppState> for Principal {
             return Ok(p.clone());
         }
         let token = bearer(&parts.headers).ok_or_else(AppError::unauthenticated)?;
+        let hash = auth::token_hash(&token);
+        if let Some(p) = state.sessions.get(&hash) {
+            parts.extensions.insert(p.clone());
+            return Ok(p);
+        }
         let found = state
             .reads
             .read(move |conn| auth::authenticate(conn, &token).map_err(AppError::from))
             .await?;
         match found {
             Ok(p) => {
+                state.sessions.put(hash, p.clone());
                 parts.extensions.insert(p.clone());
                 Ok(p)
             }

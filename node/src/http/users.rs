@@ -67,6 +67,7 @@ pub async fn logout(
     if let Some(token) = bearer(&headers) {
         st.auth.call(move |c| auth::logout(c, &token)).await??;
     }
+    st.sessions.clear();
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,
@@ -175,6 +176,7 @@ pub async fn update(
         })
         .await?
         .map_err(user_error)?;
+    st.sessions.clear();
     Ok(Json(user).into_response())
 }
 
@@ -216,7 +218,9 @@ pub async fn revoke_device(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     require(&p, ADMIN)?;
-    if st.auth.call(move |c| auth::revoke_device(c, &id)).await?? {
+    let revoked = st.auth.call(move |c| auth::revoke_device(c, &id)).await??;
+    st.sessions.clear();
+    if revoked {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(AppError::not_found(

@@ -323,6 +323,67 @@ fn fill_positions(
     Ok(())
 }
 
+/// Minutes each ticket ahead adds to a wait: the day's mean service time (or the configured one until three
+/// tickets are done) divided by the counters serving the service.
+fn minutes_per_ticket(
+    conn: &Connection,
+    date: &str,
+    service: &str,
+    clinic: &ClinicConfig,
+) -> Result<f64, StoreError> {
+    let counters = clinic
+        .counters
+        .iter()
+        .filter(|c| c.services.iter().any(|s| s == service))
+        .count()
+        .max(1) as f64;
+    let minutes = match observed_service_minutes(conn, date, service)? {
+        Some(m) => m,
+        None => f64::from(clinic.service(service).map_or(7, |s| s.avg_service_minutes)),
+    };
+    Ok(minutes / counters)
+}
+
+/// A ticket's view built from the document in memory (the writer's answer), with the position the
+/// queue-day index gave.
+pub fn view_of(
+    conn: &Connection,
+    date: &str,
+    id: &str,
+    t: &Ticket,
+    position: Option<u64>,
+    clinic: &ClinicConfig,
+) -> Result<TicketView, StoreError> {
+    let d = derive(t);
+    let wait = match position {
+        Some(p) => Some(
+            ((p - 1) as f64 * minutes_per_ticket(conn, date, &t.service, clinic)?).round() as u64,
+        ),
+        None => None,
+    };
+    Ok(TicketView {
+        id: id.to_owned(),
+        date: date.to_owned(),
+        service: t.service.clone(),
+        number: t.number,
+        display: t.display.clone(),
+        priority: t.priority.clone(),
+        patient_id: t.patient_id.clone(),
+        status: d.status,
+        counter: d.counter,
+        recalls: d.recalls,
+        issued_at: t.issued_at,
+        called_at: d.called_at,
+        started_at: d.started_at,
+        finished_at: d.finished_at,
+        origin_ticket_id: t.origin.clone(),
+        next_ticket_id: d.next_ticket,
+        cancel_reason: d.cancel_reason,
+        position,
+        estimated_wait_minutes: wait,
+    })
+}
+
 /// How many waiting tickets of the service are called before `t` (one indexed count, no sorting).
 fn waiting_before(
     conn: &Connection,

@@ -315,15 +315,20 @@ impl State {
         f: impl FnOnce(&mut Self) -> Result<T, DomainError>,
     ) -> Result<T, DomainError> {
         self.conn
-            .execute_batch("SAVEPOINT job")
+            .prepare_cached("SAVEPOINT job")
+            .and_then(|mut st| st.execute([]))
             .map_err(StoreError::from)?;
         let r = f(self);
-        let end = if r.is_ok() {
-            "RELEASE job"
-        } else {
-            "ROLLBACK TO job; RELEASE job"
+        let end = |sql: &str| {
+            self.conn
+                .prepare_cached(sql)
+                .and_then(|mut st| st.execute([]))
+                .map_err(StoreError::from)
         };
-        self.conn.execute_batch(end).map_err(StoreError::from)?;
+        if r.is_err() {
+            end("ROLLBACK TO job")?;
+        }
+        end("RELEASE job")?;
         r
     }
 
@@ -612,9 +617,21 @@ impl State {
             ));
         }
         let mut first = None;
+        let policy = self.clinic.config().policy();
         for (kind, tid, data) in events {
             self.emit(kind, &tid, data, now)?;
-            let view = self.ticket_view(&tid)?;
+            let q = &self.queues[qid];
+            let t = q
+                .ticket(&tid)
+                .ok_or(StoreError::Corrupt("a touched ticket is missing"))?;
+            let view = projection::view_of(
+                &self.conn,
+                &date,
+                &tid,
+                t,
+                q.position(&tid, &policy),
+                self.clinic.config(),
+            )?;
             first.get_or_insert_with(|| view.clone());
             fx.live.push(LiveEvent::Ticket {
                 ticket: Box::new(view),
@@ -829,11 +846,6 @@ impl State {
             self.patients.clear();
         }
         self.patients.insert(id, p);
-    }
-
-    fn ticket_view(&self, id: &str) -> Result<projection::TicketView, StoreError> {
-        projection::ticket(&self.conn, id, self.clinic.config())?
-            .ok_or(StoreError::Corrupt("ticket projection missing"))
     }
 
     /// Appends an event to the outbox with the next sequence number of its aggregate.
