@@ -108,6 +108,7 @@ class Bucket:
     std: np.ndarray  # float32 [N]
     labels: np.ndarray  # int32 [N, MAX_LABEL], 0-padded
     label_len: np.ndarray  # int32 [N]
+    content: np.ndarray  # int32 [N], columns of real crop before the right padding
     texts: list = field(default_factory=list)
     keys: list = field(default_factory=list)  # field key (nik, name, ...) of each line
     tiers: list = field(default_factory=list)
@@ -136,7 +137,7 @@ def load_dirs(dirs, buckets=DEFAULT_BUCKETS, limit: int | None = None) -> dict[i
 
     With `limit`, only the first limit / len(dirs) lines of each directory (so tiers stay mixed).
     """
-    per = {b: dict(images=[], mean=[], std=[], labels=[], texts=[], keys=[], tiers=[]) for b in buckets}
+    per = {b: dict(images=[], mean=[], std=[], content=[], labels=[], texts=[], keys=[], tiers=[]) for b in buckets}
     for d in dirs:
         n = 0
         for png, text, key, tier in read_render_dir(d):
@@ -146,9 +147,10 @@ def load_dirs(dirs, buckets=DEFAULT_BUCKETS, limit: int | None = None) -> dict[i
             if len(text) > MAX_LABEL:
                 raise SystemExit(f"{png}: line longer than {MAX_LABEL} characters")
             gray = np.asarray(Image.open(png).convert("L"))
-            raw, mean, std, _ = pad_raw(gray, buckets)
+            raw, mean, std, content = pad_raw(gray, buckets)
             p = per[raw.shape[1]]
             p["images"].append(raw)
+            p["content"].append(content)
             p["mean"].append(mean)
             p["std"].append(std)
             p["labels"].append(encode(text))
@@ -174,8 +176,43 @@ def load_dirs(dirs, buckets=DEFAULT_BUCKETS, limit: int | None = None) -> dict[i
             std=np.asarray(p["std"], np.float32),
             labels=lab,
             label_len=ln,
+            content=np.asarray(p["content"], np.int32),
             texts=p["texts"],
             keys=p["keys"],
             tiers=p["tiers"],
         )
     return out
+
+
+def augment(rng: np.random.Generator, images: np.ndarray, content: np.ndarray, mean: np.ndarray, std: np.ndarray,
+            p: float = 0.5):
+    """Training-only augmentation of a batch (uint8 [B, 32, W], padded as in pad_raw).
+
+    With probability p per line: a horizontal stretch of 0.8-1.2 (other fonts are wider or narrower;
+    the result stays inside the bucket, right padding rebuilt by repeating the last column) and a
+    gamma of 0.6-1.6 (ink darkness, exposure). mean/std are recomputed over the content as
+    prepare_line does. Returns new (images, mean, std).
+    """
+    images = images.copy()
+    mean = mean.copy()
+    std = std.copy()
+    B, H, W = images.shape
+    for i in np.flatnonzero(rng.random(B) < p):
+        w = int(content[i])
+        v = images[i, :, :w].astype(np.float32)
+        f = rng.uniform(0.8, 1.2)
+        nw = int(min(W, max(8, round(w * f))))
+        src = np.clip((np.arange(nw) + 0.5) * (w / nw) - 0.5, 0, w - 1)
+        lo = np.floor(src).astype(np.int64)
+        hi = np.minimum(lo + 1, w - 1)
+        t = (src - lo)[None, :]
+        v = v[:, lo] * (1 - t) + v[:, hi] * t
+        g = np.exp(rng.uniform(np.log(0.6), np.log(1.6)))
+        v = 255.0 * (v / 255.0) ** g
+        u8 = np.clip(np.rint(v), 0, 255).astype(np.uint8)
+        images[i, :, :nw] = u8
+        images[i, :, nw:] = u8[:, nw - 1 : nw]
+        vv = u8.astype(np.float32) / 255.0
+        mean[i] = vv.mean()
+        std[i] = max(float(vv.std()), STD_FLOOR)
+    return images, mean, std

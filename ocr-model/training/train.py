@@ -39,6 +39,8 @@ def parse_args(argv=None):
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N training lines (smoke runs)")
     ap.add_argument("--val-limit", type=int, default=2000, help="lines of the held-out set scored after each epoch")
+    ap.add_argument("--augment", type=float, default=0.5,
+                    help="share of training lines stretched horizontally and gamma-shifted (0 = off)")
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--smoke", action="store_true", help="name the exported files smoke-*.onnx")
     return ap.parse_args(argv)
@@ -164,8 +166,11 @@ def main(argv=None):
         for w, idx in epoch_batches():
             b = train[w]
             lr = np.float32(lr_at(step, time.time() - start))
+            images, mean, std = b.images[idx], b.mean[idx], b.std[idx]
+            if a.augment > 0:
+                images, mean, std = lines.augment(rng, images, b.content[idx], mean, std, a.augment)
             params, state, opt_state, loss = train_step(
-                params, state, opt_state, lr, b.images[idx], b.mean[idx], b.std[idx], b.labels[idx], b.label_len[idx]
+                params, state, opt_state, lr, images, mean, std, b.labels[idx], b.label_len[idx]
             )
             step += 1
             seen += len(idx)
