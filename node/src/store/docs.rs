@@ -45,7 +45,7 @@ pub fn insert(
     now_ms: i64,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO docs (doc_id, kind, snapshot, chunks, updated_at) VALUES (?1, ?2, ?3, 0, ?4)",
+        "INSERT INTO docs (doc_id, kind, snapshot, snapshot_bytes, chunks, updated_at) VALUES (?1, ?2, ?3, length(?3), 0, ?4)",
     )?
     .execute(params![doc_id.as_str(), kind, snapshot, now_ms])?;
     Ok(())
@@ -59,8 +59,8 @@ pub fn append(
     now_ms: i64,
 ) -> Result<u64, StoreError> {
     let chunks: u64 = conn
-        .prepare_cached("UPDATE docs SET chunks = chunks + 1, updated_at = ?2 WHERE doc_id = ?1 RETURNING chunks")?
-        .query_row(params![doc_id.as_str(), now_ms], |r| r.get(0))
+        .prepare_cached("UPDATE docs SET chunks = chunks + 1, chunk_bytes = chunk_bytes + ?3, updated_at = ?2 WHERE doc_id = ?1 RETURNING chunks")?
+        .query_row(params![doc_id.as_str(), now_ms, bytes.len() as i64], |r| r.get(0))
         .optional()?
         .ok_or(StoreError::Corrupt("a change was appended to a document that is not stored"))?;
     conn.prepare_cached("INSERT INTO doc_chunks (doc_id, seq, bytes) VALUES (?1, COALESCE((SELECT MAX(seq) + 1 FROM doc_chunks WHERE doc_id = ?1), 0), ?2)")?
@@ -76,7 +76,7 @@ pub fn compact(
     now_ms: i64,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "UPDATE docs SET snapshot = ?2, chunks = 0, updated_at = ?3 WHERE doc_id = ?1",
+        "UPDATE docs SET snapshot = ?2, snapshot_bytes = length(?2), chunks = 0, chunk_bytes = 0, updated_at = ?3 WHERE doc_id = ?1",
     )?
     .execute(params![doc_id.as_str(), snapshot, now_ms])?;
     conn.prepare_cached("DELETE FROM doc_chunks WHERE doc_id = ?1")?
@@ -97,14 +97,16 @@ pub fn ids_of_kind(conn: &Connection, kind: &str) -> Result<Vec<DocId>, StoreErr
         .collect()
 }
 
-/// Documents with at least `min_chunks` chunks waiting for compaction.
+/// Documents worth compacting: at least `min_chunks` chunks, together at least as large as the snapshot.
+/// The second rule makes compaction's cost (a full save) amortised constant per change however large
+/// the document grows.
 pub fn needing_compaction(
     conn: &Connection,
     min_chunks: u64,
     limit: u32,
 ) -> Result<Vec<DocId>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT doc_id FROM docs WHERE chunks >= ?1 ORDER BY chunks DESC LIMIT ?2",
+        "SELECT doc_id FROM docs WHERE chunks >= ?1 AND chunk_bytes >= snapshot_bytes ORDER BY chunks DESC LIMIT ?2",
     )?;
     let ids = stmt
         .query_map(params![min_chunks, limit], |r| r.get::<_, String>(0))?
@@ -178,6 +180,17 @@ mod tests {
         assert_eq!(loaded.state(), q.state());
         assert_eq!(needing_compaction(&conn, 5, 10).unwrap(), vec![id.clone()]);
         compact(&conn, &id, &q.save(), 9).unwrap();
+        assert!(needing_compaction(&conn, 1, 10).unwrap().is_empty());
+        // One small chunk after a larger snapshot is not worth a full save yet.
+        let req = IssueTicket {
+            service: "umum".into(),
+            prefix: "A".into(),
+            priority: None,
+            patient_id: None,
+            origin: None,
+        };
+        let change = q.issue(&req, &issuer, 10).unwrap().change.unwrap();
+        append(&conn, &id, change.raw_bytes(), 10).unwrap();
         assert!(needing_compaction(&conn, 1, 10).unwrap().is_empty());
         let loaded = QueueDay::from_doc(load(&conn, &id).unwrap().unwrap()).unwrap();
         assert_eq!(loaded.state(), q.state());

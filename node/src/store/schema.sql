@@ -10,7 +10,9 @@ CREATE TABLE IF NOT EXISTS docs (
     doc_id     TEXT PRIMARY KEY,
     kind       TEXT NOT NULL,
     snapshot   BLOB,
+    snapshot_bytes INTEGER NOT NULL DEFAULT 0,
     chunks     INTEGER NOT NULL DEFAULT 0,
+    chunk_bytes INTEGER NOT NULL DEFAULT 0,
     updated_at INTEGER NOT NULL
 );
 
