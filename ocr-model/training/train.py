@@ -136,16 +136,17 @@ def main(argv=None):
         return logprobs
 
     def quick_val(params, state):
-        """Greedy CER / exact-line accuracy on the first --val-limit held-out lines (JAX, eval mode)."""
+        """Greedy CER / exact-line accuracy on a fixed random --val-limit held-out lines (JAX, eval mode)."""
         errs = chars = exact = n = 0
         per_bucket = max(1, a.val_limit // max(1, len(val)))
         for w, b in val.items():
             bs = max(1, a.batch_px // w)
-            m = min(len(b.texts), per_bucket)
-            for i in range(0, m, bs):
-                sl = slice(i, min(m, i + bs))
-                lp = np.asarray(infer(params, state, b.images[sl], b.mean[sl], b.std[sl]))
-                for j, text in enumerate(b.texts[sl]):
+            pick = np.sort(np.random.default_rng(w).permutation(len(b.texts))[:per_bucket])
+            for i in range(0, len(pick), bs):
+                sl = pick[i : i + bs]
+                full = np.concatenate([sl, np.full(bs - len(sl), sl[-1])])  # one shape per bucket: one compile
+                lp = np.asarray(infer(params, state, b.images[full], b.mean[full], b.std[full]))
+                for j, text in enumerate(b.texts[k] for k in sl):
                     pred, _ = lines.greedy_decode(lp[j])
                     e = lines.edit_distance(pred, text)
                     errs += e
