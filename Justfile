@@ -30,3 +30,7 @@ render-ktp *ARGS:
 fuzz SECONDS="60":
     cd crdt-schema/fuzz && cargo +nightly fuzz run document_bytes -- -max_total_time={{SECONDS}}
     cd crdt-schema/fuzz && cargo +nightly fuzz run patient_input -- -max_total_time={{SECONDS}}
+
+# Train the KTP line recogniser and export its ONNX models (about 100 minutes; SMOKE=1 for a 10-minute check)
+train-ocr:
+    bash ocr-model/training/train.sh
