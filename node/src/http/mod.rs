@@ -235,6 +235,18 @@ pub fn require(p: &Principal, roles: &[Role]) -> Result<(), AppError> {
     }
 }
 
+/// For the routes a kiosk may use (register, take a ticket): staff or kiosk, and a kiosk within its
+/// per-device rate limit.
+pub fn require_kiosk_route(st: &AppState, p: &Principal) -> Result<(), AppError> {
+    require(p, STAFF_OR_KIOSK)?;
+    if p.role == Role::Kiosk {
+        st.limiter
+            .check("kiosk", &p.id, st.config.kiosk_per_minute)
+            .map_err(AppError::too_many)?;
+    }
+    Ok(())
+}
+
 /// Staff: operators and clinic admins.
 pub const STAFF: &[Role] = &[Role::Operator, Role::ClinicAdmin];
 /// Staff and kiosks.

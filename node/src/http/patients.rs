@@ -10,7 +10,7 @@ use crdt_schema::{nik::Nik, patient::PatientFields};
 use serde::Deserialize;
 
 use super::{
-    ApiQuery, AppError, AppState, RawBody, STAFF, STAFF_OR_KIOSK, idempotency, reply, require,
+    ApiQuery, AppError, AppState, RawBody, STAFF, idempotency, reply, require, require_kiosk_route,
 };
 use crate::{
     auth::{Principal, Role},
@@ -55,12 +55,7 @@ pub async fn register(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, AppError> {
-    require(&p, STAFF_OR_KIOSK)?;
-    if p.role == Role::Kiosk {
-        st.limiter
-            .check("kiosk", &p.id, st.config.kiosk_per_minute)
-            .map_err(AppError::too_many)?;
-    }
+    require_kiosk_route(&st, &p)?;
     let mut fields: PatientFields = parse_json(&headers, &body)?;
     let nik = fields
         .nik

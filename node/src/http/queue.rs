@@ -10,11 +10,11 @@ use crdt_schema::{ids::parse_date, queue::PriorityGroup};
 use serde::Deserialize;
 
 use super::{
-    ApiQuery, AppError, AppState, MaybePrincipal, RawBody, STAFF, STAFF_OR_KIOSK, idempotency,
-    patients::parse_json, reply, require,
+    ApiQuery, AppError, AppState, MaybePrincipal, RawBody, STAFF, idempotency,
+    patients::parse_json, reply, require, require_kiosk_route,
 };
 use crate::{
-    auth::{Principal, Role},
+    auth::Principal,
     domain::{Command, TransitionRequest},
     store::{
         projection,
@@ -36,12 +36,7 @@ pub async fn issue(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, AppError> {
-    require(&p, STAFF_OR_KIOSK)?;
-    if p.role == Role::Kiosk {
-        st.limiter
-            .check("kiosk", &p.id, st.config.kiosk_per_minute)
-            .map_err(AppError::too_many)?;
-    }
+    require_kiosk_route(&st, &p)?;
     let t: NewTicket = parse_json(&headers, &body)?;
     let idem = idempotency(&headers, "POST", "/api/v1/queue/tickets", &body)?;
     let cmd = Command::IssueTicket {
