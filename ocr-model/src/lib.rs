@@ -4,10 +4,14 @@
 //! - [`synth`] (feature `synth`, on by default): deterministic synthetic identities, the e-KTP card
 //!   layout, glyph rendering with open-licence fonts split into training and held-out faces, and
 //!   photographic degradations in three tiers. The `render-ktp` binary writes datasets from it.
+//! - [`ctc`]: greedy and digit-constrained CTC decoding of the line recogniser's output.
+//! - [`fields`]: from recognised line texts to the validated fields of the scan JSON, with warnings.
 //!
 //! The clinic node will depend on this crate with `default-features = false` once the recogniser
 //! (ONNX through tract) lands here; the renderer and its dependencies stay out of the node.
 
+pub mod ctc;
+pub mod fields;
 #[cfg(feature = "synth")]
 pub mod synth;
 

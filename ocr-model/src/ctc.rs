@@ -1,0 +1,374 @@
+//! CTC decoding of the line recogniser's output: the charset (class 0 = blank, class k =
+//! `charset[k-1]`), greedy decoding of a `[T][C]` log-probability matrix with per-character and line
+//! confidences, and a constrained greedy decoder for fields printed in digits only.
+//!
+//! # Confidences
+//! A character's confidence is `exp(max log-prob)` at the first timestep of the run that emitted it,
+//! exactly as `training/lines.py::greedy_decode` does, so calibration measured in training carries over.
+//! The line confidence is the **product** of the character confidences (`exp` of their summed
+//! log-probabilities; 1.0 for an empty line). The product is chosen over the minimum because it is
+//! the model's own estimate that every character is right (under per-frame independence), and it
+//! falls when many characters are each a little doubtful, which the minimum ignores: a 16-digit NIK
+//! with every digit at 0.95 is right only about 44 % of the time, not 95 %. The minimum is still
+//! available as [`Decoded::min_char_confidence`] for pointing the operator at the weakest character.
+
+/// The 45 characters of the shipped model, in class order (class 1 is the space).
+pub const KTP_CHARSET: &str = " '(),-./0123456789:ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/// Class index of the CTC blank.
+pub const BLANK: usize = 0;
+
+/// Characters allowed in a NIK.
+pub const NIK_CHARS: &str = "0123456789";
+/// Characters allowed in a printed date (`DD-MM-YYYY`).
+pub const DATE_CHARS: &str = "0123456789-";
+/// Characters allowed in an RT/RW value (`018/010`).
+pub const RT_RW_CHARS: &str = "0123456789/";
+
+/// Why a matrix or charset cannot be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CtcError {
+    #[error("the log-probability slice holds {len} values, not {t} x {c}")]
+    Shape { len: usize, t: usize, c: usize },
+    #[error("the model has {c} classes but the charset needs {need} (blank + {chars})", need = .chars + 1)]
+    Classes { c: usize, chars: usize },
+    #[error("the charset is empty or repeats a character")]
+    Charset,
+    #[error("allowed character {0:?} is not in the charset")]
+    NotInCharset(char),
+}
+
+/// The recogniser's characters: class `k` (1-based) is `chars[k-1]`; class 0 is the blank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charset {
+    chars: Vec<char>,
+}
+
+impl Charset {
+    /// The charset of the shipped model ([`KTP_CHARSET`]).
+    pub fn ktp() -> Self {
+        Charset {
+            chars: KTP_CHARSET.chars().collect(),
+        }
+    }
+
+    /// Builds a charset from characters in class order (class 1 first).
+    pub fn new(chars: &str) -> Result<Self, CtcError> {
+        let chars: Vec<char> = chars.chars().collect();
+        let mut sorted = chars.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if chars.is_empty() || sorted.len() != chars.len() {
+            return Err(CtcError::Charset);
+        }
+        Ok(Charset { chars })
+    }
+
+    /// Parses `charset.txt`: one character per line, in class order. A line holding a single space
+    /// is the space; line endings (`\n` or `\r\n`) are not part of a character.
+    pub fn from_charset_txt(text: &str) -> Result<Self, CtcError> {
+        let mut s = String::new();
+        for line in text.split('\n') {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let mut it = line.chars();
+            match (it.next(), it.next()) {
+                (Some(ch), None) => s.push(ch),
+                (None, _) => {}
+                _ => return Err(CtcError::Charset),
+            }
+        }
+        Self::new(&s)
+    }
+
+    /// Number of classes the model must output: the characters plus the blank.
+    pub fn num_classes(&self) -> usize {
+        self.chars.len() + 1
+    }
+
+    /// The character of class `k`, or `None` for the blank and out-of-range classes.
+    pub fn char_of(&self, class: usize) -> Option<char> {
+        class
+            .checked_sub(1)
+            .and_then(|i| self.chars.get(i).copied())
+    }
+
+    /// The class of a character, or `None` if the charset lacks it.
+    pub fn class_of(&self, ch: char) -> Option<usize> {
+        self.chars.iter().position(|&c| c == ch).map(|i| i + 1)
+    }
+}
+
+/// A decoded line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    /// The text, one char per entry of `char_confidences`.
+    pub text: String,
+    /// `exp(log-prob)` of each emitted character at the first timestep of its run.
+    pub char_confidences: Vec<f32>,
+    /// Product of `char_confidences` (1.0 for an empty line).
+    pub confidence: f32,
+}
+
+impl Decoded {
+    /// The weakest character's confidence (1.0 for an empty line).
+    pub fn min_char_confidence(&self) -> f32 {
+        self.char_confidences.iter().copied().fold(1.0, f32::min)
+    }
+}
+
+fn check(logp: &[f32], t: usize, c: usize, charset: &Charset) -> Result<(), CtcError> {
+    if t.checked_mul(c) != Some(logp.len()) {
+        return Err(CtcError::Shape {
+            len: logp.len(),
+            t,
+            c,
+        });
+    }
+    if c < charset.num_classes() {
+        return Err(CtcError::Classes {
+            c,
+            chars: charset.chars.len(),
+        });
+    }
+    Ok(())
+}
+
+/// Greedy decoding: best class per timestep, merge repeats, drop blanks.
+///
+/// `logp` is row-major `[t][c]` log-softmax output. Classes beyond the charset (a model with more
+/// outputs than characters) are treated as blank. NaN entries never win the argmax.
+pub fn greedy(logp: &[f32], t: usize, c: usize, charset: &Charset) -> Result<Decoded, CtcError> {
+    check(logp, t, c, charset)?;
+    let all: Vec<usize> = (0..charset.num_classes()).collect();
+    Ok(decode_with(logp, c, charset, &all, false))
+}
+
+/// Greedy decoding restricted to the blank and the `allowed` characters.
+///
+/// At each timestep the argmax is taken over the blank and the allowed classes only, so a NIK frame
+/// the model reads as `O` (or `I`) but also gives weight to `0` (or `1`) comes out as the digit.
+/// Each character's confidence is its probability renormalised over the allowed set (blank
+/// included): the model's belief in that character given that the field holds only those
+/// characters. When the model puts almost all its mass on letters, the allowed classes share a
+/// small remainder and no character comes out confident.
+pub fn greedy_constrained(
+    logp: &[f32],
+    t: usize,
+    c: usize,
+    charset: &Charset,
+    allowed: &str,
+) -> Result<Decoded, CtcError> {
+    check(logp, t, c, charset)?;
+    let mut classes = vec![BLANK];
+    for ch in allowed.chars() {
+        let k = charset.class_of(ch).ok_or(CtcError::NotInCharset(ch))?;
+        if !classes.contains(&k) {
+            classes.push(k);
+        }
+    }
+    Ok(decode_with(logp, c, charset, &classes, true))
+}
+
+fn decode_with(
+    logp: &[f32],
+    c: usize,
+    charset: &Charset,
+    classes: &[usize],
+    renormalise: bool,
+) -> Decoded {
+    let mut text = String::new();
+    let mut confs = Vec::new();
+    let mut sum = 0.0f64;
+    let mut prev = BLANK;
+    for row in logp.chunks_exact(c.max(1)) {
+        let mut best = BLANK;
+        let mut best_lp = f32::NEG_INFINITY;
+        for &k in classes {
+            let lp = row[k];
+            if lp > best_lp {
+                best = k;
+                best_lp = lp;
+            }
+        }
+        if best != BLANK
+            && best != prev
+            && let Some(ch) = charset.char_of(best)
+        {
+            let lp = if renormalise {
+                let norm: f64 = classes.iter().map(|&k| f64::from(row[k]).exp()).sum();
+                if norm > 0.0 {
+                    f64::from(best_lp) - norm.ln()
+                } else {
+                    f64::from(best_lp)
+                }
+            } else {
+                f64::from(best_lp)
+            };
+            text.push(ch);
+            confs.push(lp.exp() as f32);
+            sum += lp;
+        }
+        prev = best;
+    }
+    Decoded {
+        text,
+        char_confidences: confs,
+        confidence: sum.exp() as f32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: usize = 46;
+
+    /// One timestep: probability `p` on `ch` (None = blank), the rest spread evenly.
+    fn frame(
+        cs: &Charset,
+        main: (Option<char>, f32),
+        second: Option<(Option<char>, f32)>,
+    ) -> Vec<f32> {
+        let class = |ch: Option<char>| ch.map_or(BLANK, |ch| cs.class_of(ch).expect("in charset"));
+        let mut p = [0.0f32; C];
+        p[class(main.0)] = main.1;
+        if let Some((ch, q)) = second {
+            p[class(ch)] += q;
+        }
+        let used: f32 = p.iter().sum();
+        let rest = (1.0 - used).max(0.0) / (C as f32);
+        p.iter().map(|&x| (x + rest).ln()).collect()
+    }
+
+    fn matrix(frames: &[Vec<f32>]) -> (Vec<f32>, usize) {
+        (frames.concat(), frames.len())
+    }
+
+    #[test]
+    fn charset_matches_the_training_readme() {
+        let cs = Charset::ktp();
+        assert_eq!(cs.num_classes(), 46);
+        assert_eq!(cs.char_of(0), None);
+        assert_eq!(cs.char_of(1), Some(' '));
+        assert_eq!(cs.char_of(9), Some('0'));
+        assert_eq!(cs.char_of(45), Some('Z'));
+        assert_eq!(cs.char_of(46), None);
+        assert_eq!(cs.class_of('A'), Some(20));
+        let txt: String = KTP_CHARSET.chars().map(|c| format!("{c}\n")).collect();
+        assert_eq!(Charset::from_charset_txt(&txt), Ok(cs.clone()));
+        assert_eq!(
+            Charset::from_charset_txt(&txt.replace('\n', "\r\n")),
+            Ok(cs)
+        );
+        assert_eq!(Charset::new("AA"), Err(CtcError::Charset));
+    }
+
+    #[test]
+    fn greedy_merges_repeats_and_drops_blanks() {
+        let cs = Charset::ktp();
+        let f = |ch: Option<char>, p: f32| frame(&cs, (ch, p), None);
+        // "AA" needs a blank between the two A's; a run of B is one B.
+        let (m, t) = matrix(&[
+            f(None, 0.9),
+            f(Some('A'), 0.8),
+            f(Some('A'), 0.95),
+            f(None, 0.9),
+            f(Some('A'), 0.7),
+            f(Some('B'), 0.9),
+            f(Some('B'), 0.6),
+            f(None, 0.99),
+        ]);
+        let d = greedy(&m, t, C, &cs).expect("decode");
+        assert_eq!(d.text, "AAB");
+        assert_eq!(d.char_confidences.len(), 3);
+        // First timestep of each run, as lines.py does.
+        let want = [0.8f32, 0.7, 0.9];
+        for (got, want) in d.char_confidences.iter().zip(want) {
+            assert!((got - want).abs() < 0.01, "{got} vs {want}");
+        }
+        let product: f32 = want.iter().product();
+        assert!((d.confidence - product).abs() < 0.01);
+        assert!((d.min_char_confidence() - 0.7).abs() < 0.01);
+    }
+
+    #[test]
+    fn empty_line_is_empty_with_confidence_one() {
+        let cs = Charset::ktp();
+        let (m, t) = matrix(&vec![frame(&cs, (None, 0.99), None); 4]);
+        let d = greedy(&m, t, C, &cs).expect("decode");
+        assert_eq!(d.text, "");
+        assert_eq!(d.confidence, 1.0);
+        let d = greedy(&[], 0, C, &cs).expect("zero timesteps");
+        assert_eq!(d.text, "");
+    }
+
+    #[test]
+    fn shape_errors_are_reported() {
+        let cs = Charset::ktp();
+        assert_eq!(
+            greedy(&[0.0; 10], 3, C, &cs),
+            Err(CtcError::Shape {
+                len: 10,
+                t: 3,
+                c: C
+            })
+        );
+        assert_eq!(
+            greedy(&[0.0; 20], 2, 10, &cs),
+            Err(CtcError::Classes { c: 10, chars: 45 })
+        );
+        assert_eq!(
+            greedy_constrained(&[0.0; 46], 1, C, &cs, "0a"),
+            Err(CtcError::NotInCharset('a'))
+        );
+    }
+
+    #[test]
+    fn constrained_decoding_fixes_letter_digit_confusions() {
+        let cs = Charset::ktp();
+        // The model reads "3O1I" (O and I win, but 0 and 1 are second), a blank between.
+        let (m, t) = matrix(&[
+            frame(&cs, (Some('3'), 0.97), None),
+            frame(&cs, (None, 0.9), None),
+            frame(&cs, (Some('O'), 0.6), Some((Some('0'), 0.35))),
+            frame(&cs, (None, 0.9), None),
+            frame(&cs, (Some('1'), 0.9), None),
+            frame(&cs, (None, 0.9), None),
+            frame(&cs, (Some('I'), 0.55), Some((Some('1'), 0.4))),
+        ]);
+        let free = greedy(&m, t, C, &cs).expect("decode");
+        assert_eq!(free.text, "3O1I");
+        let d = greedy_constrained(&m, t, C, &cs, NIK_CHARS).expect("decode");
+        assert_eq!(d.text, "3011");
+        // Renormalised over blank + digits, the fixed zero is confident (0.35 of ~0.4 allowed mass).
+        assert!(d.char_confidences[1] > 0.8, "{:?}", d.char_confidences);
+        assert!(d.char_confidences[0] > 0.97);
+        // Separators are kept when allowed, dropped (to the next best allowed class) otherwise.
+        let (m, t) = matrix(&[
+            frame(&cs, (Some('0'), 0.9), None),
+            frame(&cs, (Some('/'), 0.9), None),
+            frame(&cs, (Some('1'), 0.9), None),
+        ]);
+        assert_eq!(
+            greedy_constrained(&m, t, C, &cs, RT_RW_CHARS)
+                .expect("decode")
+                .text,
+            "0/1"
+        );
+        assert_eq!(
+            greedy_constrained(&m, t, C, &cs, DATE_CHARS)
+                .expect("decode")
+                .text,
+            "01"
+        );
+    }
+
+    #[test]
+    fn constrained_confidence_is_low_when_the_model_sees_a_letter() {
+        let cs = Charset::ktp();
+        // A clear 'B' with almost nothing on digits: the digit that wins is not trusted.
+        let (m, t) = matrix(&[frame(&cs, (Some('B'), 0.98), Some((Some('8'), 0.0005)))]);
+        let d = greedy_constrained(&m, t, C, &cs, NIK_CHARS).expect("decode");
+        assert!(d.text.is_empty() || d.confidence < 0.5, "{d:?}");
+    }
+}
