@@ -1203,6 +1203,44 @@ async fn disabling_a_user_or_revoking_a_device_takes_effect_at_once() {
 }
 
 #[tokio::test]
+async fn idempotency_records_keep_no_personal_data() {
+    let h = Harness::start().await;
+    let req = || {
+        Request::builder()
+            .method("POST")
+            .uri("/api/v1/patients")
+            .header("authorization", format!("Bearer {}", h.operator))
+            .header("content-type", "application/json")
+            .header("idempotency-key", "reg-1")
+            .body(Body::from(format!(
+                r#"{{"nik":"{NIK}","name":"Siti Aminah"}}"#
+            )))
+            .unwrap()
+    };
+    let a = h.send(req()).await;
+    let b = h.send(req()).await;
+    assert_eq!(
+        (a.status, b.status),
+        (StatusCode::CREATED, StatusCode::CREATED)
+    );
+    assert_eq!(a.body, b.body, "the replay shows the same record");
+    assert_eq!(b.headers.get("idempotent-replayed").unwrap(), "true");
+    let conn = rusqlite::Connection::open(h.dir.path().join("clinic-node.db")).unwrap();
+    let stored: String = conn
+        .query_row(
+            "SELECT body FROM idempotency WHERE key = 'reg-1'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        !stored.contains(NIK) && !stored.contains("SITI"),
+        "{stored}"
+    );
+    h.close().await;
+}
+
+#[tokio::test]
 async fn kiosk_requests_are_rate_limited_per_device() {
     let h = Harness::start_with(|c| c.kiosk_per_minute = 3).await;
     let mut statuses = Vec::new();

@@ -359,8 +359,24 @@ impl State {
                         "Idempotency-Key ini sudah dipakai untuk permintaan lain (this Idempotency-Key was used with a different request)",
                     ));
                 }
-                let body = serde_json::from_str(&body)
+                let mut body: serde_json::Value = serde_json::from_str(&body)
                     .map_err(|_| StoreError::Corrupt("stored idempotent answer is not JSON"))?;
+                if let Some(id) = body
+                    .get("patient_ref")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+                {
+                    // The answer named a patient: show the record as it is now.
+                    let created = body["created"].clone();
+                    let view = projection::patient(&self.conn, &id)?.ok_or_else(|| {
+                        DomainError::not_found(
+                            "patient_not_found",
+                            "Pasien tidak ditemukan (patient not found)",
+                        )
+                    })?;
+                    body = json(&view);
+                    body["created"] = created;
+                }
                 return Ok(Reply {
                     status,
                     body,
@@ -372,7 +388,7 @@ impl State {
         if let Some(idem) = &job.idem {
             self.conn
                 .prepare_cached("INSERT INTO idempotency (principal, key, request_hash, status, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-                .and_then(|mut s| s.execute(params![job.caller.id, idem.key, idem.request_hash, reply.status, reply.body.to_string(), now]))
+                .and_then(|mut s| s.execute(params![job.caller.id, idem.key, idem.request_hash, reply.status, stored_answer(&reply.body).to_string(), now]))
                 .map_err(StoreError::from)?;
         }
         Ok(reply)
@@ -874,6 +890,10 @@ impl State {
 
     /// Compacts up to `limit` documents whose chunk lists have grown, each in its own transaction.
     fn compact_some(&mut self, limit: u32) -> Result<(), StoreError> {
+        // Idempotency keys protect retries, which happen within minutes: keep answers for a day.
+        self.conn
+            .prepare_cached("DELETE FROM idempotency WHERE created_at < ?1")?
+            .execute([now_ms() - IDEMPOTENCY_KEEP_MS])?;
         for id in docs::needing_compaction(&self.conn, COMPACT_AFTER_CHUNKS, limit)? {
             let bytes = if let Some(q) = self.queues.get(&id) {
                 q.save()
@@ -893,6 +913,21 @@ impl State {
             tracing::debug!(doc = %id, "compacted");
         }
         Ok(())
+    }
+}
+
+/// How long an Idempotency-Key's answer is kept.
+pub const IDEMPOTENCY_KEEP_MS: i64 = 24 * 3_600_000;
+
+/// What the idempotency table keeps of an answer. A patient record is personal data, which lives only in
+/// the patient document and its projection: for those answers only the patient id is kept, and a replay
+/// reads the record again.
+fn stored_answer(body: &serde_json::Value) -> serde_json::Value {
+    match body.get("id").and_then(|v| v.as_str()) {
+        Some(id) if id.starts_with("pat_") => {
+            serde_json::json!({ "patient_ref": id, "created": body["created"] })
+        }
+        _ => body.clone(),
     }
 }
 
