@@ -162,6 +162,7 @@ impl Writer {
             shared_clinic: config.clone(),
             live: live.clone(),
             source: String::new(),
+            last_purge: std::time::Instant::now(),
         };
         state.source = node_source(state.identity.clinic_id.as_str(), &state.identity.node_id);
         let thread = std::thread::Builder::new()
@@ -228,6 +229,7 @@ struct State {
     shared_clinic: Arc<RwLock<ClinicConfig>>,
     live: broadcast::Sender<LiveEvent>,
     source: String,
+    last_purge: std::time::Instant,
 }
 
 /// What one command left to do after the commit.
@@ -891,9 +893,12 @@ impl State {
     /// Compacts up to `limit` documents whose chunk lists have grown, each in its own transaction.
     fn compact_some(&mut self, limit: u32) -> Result<(), StoreError> {
         // Idempotency keys protect retries, which happen within minutes: keep answers for a day.
-        self.conn
-            .prepare_cached("DELETE FROM idempotency WHERE created_at < ?1")?
-            .execute([now_ms() - IDEMPOTENCY_KEEP_MS])?;
+        if self.last_purge.elapsed() > std::time::Duration::from_secs(60) {
+            self.last_purge = std::time::Instant::now();
+            self.conn
+                .prepare_cached("DELETE FROM idempotency WHERE created_at < ?1")?
+                .execute([now_ms() - IDEMPOTENCY_KEEP_MS])?;
+        }
         for id in docs::needing_compaction(&self.conn, COMPACT_AFTER_CHUNKS, limit)? {
             let bytes = if let Some(q) = self.queues.get(&id) {
                 q.save()
