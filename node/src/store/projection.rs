@@ -106,26 +106,36 @@ pub fn rebuild(conn: &Connection) -> Result<RebuildReport, StoreError> {
     conn.execute("DELETE FROM tickets", [])?;
     conn.execute("DELETE FROM patients", [])?;
     let mut report = RebuildReport::default();
-    for id in docs::ids_of_kind(conn, "queue_day")? {
-        let doc = docs::load(conn, &id)?.ok_or(StoreError::Corrupt("listed document vanished"))?;
-        let q = QueueDay::from_doc(doc).map_err(|e| StoreError::Doc {
-            doc_id: id.to_string(),
-            source: Box::new(e),
-        })?;
+    for_each_doc(conn, "queue_day", QueueDay::from_doc, |q| {
         project_queue_day(conn, &q)?;
         report.queue_days += 1;
         report.tickets += q.state().tickets.len();
-    }
-    for id in docs::ids_of_kind(conn, "patient")? {
+        Ok(())
+    })?;
+    for_each_doc(conn, "patient", Patient::from_doc, |p| {
+        project_patient(conn, &p)?;
+        report.patients += 1;
+        Ok(())
+    })?;
+    Ok(report)
+}
+
+/// Loads every stored document of `kind`, reads it with `read` and hands it to `f`.
+fn for_each_doc<T>(
+    conn: &Connection,
+    kind: &str,
+    read: impl Fn(crdt_schema::automerge::Automerge) -> Result<T, crdt_schema::DocError>,
+    mut f: impl FnMut(T) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    for id in docs::ids_of_kind(conn, kind)? {
         let doc = docs::load(conn, &id)?.ok_or(StoreError::Corrupt("listed document vanished"))?;
-        let p = Patient::from_doc(doc).map_err(|e| StoreError::Doc {
+        let value = read(doc).map_err(|e| StoreError::Doc {
             doc_id: id.to_string(),
             source: Box::new(e),
         })?;
-        project_patient(conn, &p)?;
-        report.patients += 1;
+        f(value)?;
     }
-    Ok(report)
+    Ok(())
 }
 
 /// What a rebuild did.
