@@ -53,7 +53,7 @@ if [ -n "${RENDER_KTP:-}" ]; then
   RENDER="$RENDER_KTP"   # a render-ktp binary built elsewhere
 else
   say "building render-ktp"
-  cargo build --release --quiet -p ocr-model --bin render-ktp
+  cargo build --release --quiet -p ocr-model --no-default-features --features synth --bin render-ktp
   RENDER="${CARGO_TARGET_DIR:-target}/release/render-ktp"
 fi
 render() { # dir count seed tier fonts

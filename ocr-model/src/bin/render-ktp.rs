@@ -100,7 +100,7 @@ fn render_one(
             if line.key == "label" {
                 continue; // The labels are fixed words; the recogniser needs the values.
             }
-            let Some(crop) = sample.line_crop(k, args.line_height, 0.06, &mut rng) else {
+            let Some(crop) = sample.line_crop(k, args.line_height, 0.08, 1.2, &mut rng) else {
                 continue;
             };
             let file = format!("lines/{index:06}_{k:02}.png");

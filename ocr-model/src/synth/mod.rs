@@ -24,7 +24,7 @@
 pub mod card;
 pub mod degrade;
 pub mod fonts;
-pub mod geom;
+pub use crate::geom;
 pub mod identity;
 pub mod text;
 pub mod vocab;
@@ -245,14 +245,18 @@ impl Sample {
         Ok((out, "png"))
     }
 
-    /// A straightened grey crop of line `i` at `height` pixels, width in proportion; each edge of the
-    /// box moves by up to `jitter` times the line height (drawn from `rng`) to mimic imperfect
-    /// localisation. Returns `None` for an index out of range.
+    /// A straightened grey crop of line `i` at `height` pixels, width in proportion. Each corner of
+    /// the box moves by up to `jitter` times the line height (drawn from `rng`), independently, so
+    /// crops are slightly shifted, scaled and tilted the way an imperfect card and line finder cuts
+    /// them. With probability one half the right edge is also pushed out by up to `right_slack` line
+    /// heights of empty card, as when the reader's ink search overshoots. Returns `None` for an
+    /// index out of range.
     pub fn line_crop<R: Rng + ?Sized>(
         &self,
         i: usize,
         height: u32,
         jitter: f32,
+        right_slack: f32,
         rng: &mut R,
     ) -> Option<GrayImage> {
         let r = *self.card_rects.get(i)?;
@@ -264,15 +268,23 @@ impl Sample {
                 0.0
             }
         };
-        let (x0, x1) = (r[0] - 0.25 * lh + j(), r[2] + 0.25 * lh + j());
-        let (y0, y1) = (r[1] + j(), r[3] + j());
-        let width = ((x1 - x0) / (y1 - y0) * height as f32).round().max(1.0) as u32;
+        let x0 = r[0] - 0.25 * lh + j();
+        let mut x1 = r[2] + 0.25 * lh + j();
+        // Top and bottom edges at the left and at the right end of the box.
+        let (y0l, y0r, y1l, y1r) = (r[1] + j(), r[1] + j(), r[3] + j(), r[3] + j());
+        if right_slack > 0.0 && rng.random_bool(0.5) {
+            x1 += rng.random_range(0.0..right_slack) * lh;
+        }
+        let mean_h = 0.5 * ((y1l - y0l) + (y1r - y0r));
+        let width = ((x1 - x0) / mean_h * height as f32).round().max(1.0) as u32;
         let mut out = GrayImage::new(width, height);
-        let (sx, sy) = ((x1 - x0) / width as f32, (y1 - y0) / height as f32);
-        for v in 0..height {
-            for u in 0..width {
-                let card = [x0 + (u as f32 + 0.5) * sx, y0 + (v as f32 + 0.5) * sy];
-                let p = self.card_to_image.apply(card);
+        for u in 0..width {
+            let t = (u as f32 + 0.5) / width as f32;
+            let x = x0 + t * (x1 - x0);
+            let (top, bottom) = (y0l + t * (y0r - y0l), y1l + t * (y1r - y1l));
+            for v in 0..height {
+                let y = top + (v as f32 + 0.5) / height as f32 * (bottom - top);
+                let p = self.card_to_image.apply([x, y]);
                 let c = sample_rgb(&self.image, p[0], p[1]);
                 let g = 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
                 out.put_pixel(u, v, Luma([g.round().clamp(0.0, 255.0) as u8]));
@@ -497,7 +509,7 @@ mod tests {
                 );
                 assert_eq!(s.image.width(), l.width);
                 let crop = s
-                    .line_crop(0, 32, 0.05, &mut r.rng(1000 + i))
+                    .line_crop(0, 32, 0.05, 1.0, &mut r.rng(1000 + i))
                     .expect("crop");
                 assert_eq!(crop.height(), 32);
             }

@@ -1,4 +1,4 @@
-//! Plane geometry for the renderer: points, quadrilaterals and the homography that maps card to image.
+//! Plane geometry shared by the renderer and the reader: points, quadrilaterals and the homography between card and image.
 
 /// A point in pixel coordinates (x to the right, y down).
 pub type Point = [f32; 2];
