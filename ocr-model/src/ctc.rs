@@ -107,6 +107,8 @@ pub struct Decoded {
     pub char_confidences: Vec<f32>,
     /// Product of `char_confidences` (1.0 for an empty line).
     pub confidence: f32,
+    /// The timestep that emitted each character (empty when not tracked).
+    pub frames: Vec<usize>,
 }
 
 impl Decoded {
@@ -180,7 +182,8 @@ fn decode_with(
     let mut confs = Vec::new();
     let mut sum = 0.0f64;
     let mut prev = BLANK;
-    for row in logp.chunks_exact(c.max(1)) {
+    let mut frames = Vec::new();
+    for (f, row) in logp.chunks_exact(c.max(1)).enumerate() {
         let mut best = BLANK;
         let mut best_lp = f32::NEG_INFINITY;
         for &k in classes {
@@ -206,6 +209,7 @@ fn decode_with(
             };
             text.push(ch);
             confs.push(lp.exp() as f32);
+            frames.push(f);
             sum += lp;
         }
         prev = best;
@@ -214,7 +218,152 @@ fn decode_with(
         text,
         char_confidences: confs,
         confidence: sum.exp() as f32,
+        frames,
     }
+}
+
+/// The most probable CTC path whose labelling fits `template`: exactly one character per entry,
+/// each from that entry's set (for a NIK, sixteen digit sets). `None` when the line has fewer
+/// timesteps than the template needs.
+///
+/// Viterbi over (characters emitted, class of the current frame): a frame repeats the current
+/// class, goes to blank, or emits the next character (a repeat of the same character needs a blank
+/// between, as in CTC). A reading with an extra or a missing digit becomes the best reading of the
+/// right length. Character confidences are renormalised over the blank and every class the
+/// template allows, as in [`greedy_constrained`].
+pub fn best_path_template(
+    logp: &[f32],
+    t: usize,
+    c: usize,
+    charset: &Charset,
+    template: &[&str],
+) -> Result<Option<Decoded>, CtcError> {
+    check(logp, t, c, charset)?;
+    let n = template.len();
+    let mut sets: Vec<Vec<usize>> = Vec::with_capacity(n);
+    let mut union = vec![BLANK];
+    for chars in template {
+        let mut set = Vec::new();
+        for ch in chars.chars() {
+            let k = charset.class_of(ch).ok_or(CtcError::NotInCharset(ch))?;
+            if !set.contains(&k) {
+                set.push(k);
+            }
+            if !union.contains(&k) {
+                union.push(k);
+            }
+        }
+        sets.push(set);
+    }
+    if n == 0 || t < n {
+        return Ok(None);
+    }
+    // State (j, s): j characters emitted; s = 0 means the frame is blank, s = i + 1 means the frame
+    // is class sets[j - 1][i] (the last emitted character, possibly repeated).
+    let width = |j: usize| if j == 0 { 1 } else { 1 + sets[j - 1].len() };
+    let offsets: Vec<usize> = (0..=n)
+        .scan(0, |acc, j| {
+            let o = *acc;
+            *acc += width(j);
+            Some(o)
+        })
+        .collect();
+    let states = offsets[n] + width(n);
+    let class_of = |j: usize, s: usize| if s == 0 { BLANK } else { sets[j - 1][s - 1] };
+    let neg = f64::NEG_INFINITY;
+    let mut score = vec![neg; states];
+    let mut back = vec![u32::MAX; states * t];
+    let row = |f: usize| &logp[f * c..(f + 1) * c];
+    score[offsets[0]] = f64::from(row(0)[BLANK]);
+    for (i, &k) in sets[0].iter().enumerate() {
+        score[offsets[1] + 1 + i] = f64::from(row(0)[k]);
+    }
+    let mut next = vec![neg; states];
+    for f in 1..t {
+        let r = row(f);
+        next.fill(neg);
+        for j in 0..=n {
+            let base = offsets[j];
+            // To blank: from blank or any class of the same j.
+            let (mut best, mut arg) = (neg, u32::MAX);
+            for s in 0..width(j) {
+                if score[base + s] > best {
+                    best = score[base + s];
+                    arg = (base + s) as u32;
+                }
+            }
+            if best > neg {
+                next[base] = best + f64::from(r[BLANK]);
+                back[f * states + base] = arg;
+            }
+            if j == 0 {
+                continue;
+            }
+            let prev = offsets[j - 1];
+            for s in 1..width(j) {
+                let k = class_of(j, s);
+                // Repeat the same frame class, or emit character j from state j - 1.
+                let (mut best, mut arg) = (score[base + s], (base + s) as u32);
+                for ps in 0..width(j - 1) {
+                    if ps != 0 && class_of(j - 1, ps) == k {
+                        continue; // the same character twice needs a blank between
+                    }
+                    if score[prev + ps] > best {
+                        best = score[prev + ps];
+                        arg = (prev + ps) as u32;
+                    }
+                }
+                if best > neg {
+                    next[base + s] = best + f64::from(r[k]);
+                    back[f * states + base + s] = arg;
+                }
+            }
+        }
+        std::mem::swap(&mut score, &mut next);
+    }
+    let end = offsets[n];
+    let Some((mut state, total)) = (0..width(n))
+        .map(|s| (end + s, score[end + s]))
+        .filter(|(_, v)| *v > neg)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+    else {
+        return Ok(None);
+    };
+    let _ = total;
+    // Walk back: the frame classes of the best path.
+    let mut path = vec![0usize; t];
+    for f in (0..t).rev() {
+        path[f] = state;
+        if f > 0 {
+            state = back[f * states + state] as usize;
+        }
+    }
+    let j_of = |st: usize| offsets.iter().rposition(|&o| o <= st).unwrap_or(0);
+    let mut text = String::new();
+    let mut confs = Vec::new();
+    let mut sum = 0.0f64;
+    let mut emitted = 0;
+    let mut frames = Vec::new();
+    for (f, &st) in path.iter().enumerate() {
+        let j = j_of(st);
+        if j > emitted {
+            emitted = j;
+            let k = class_of(j, st - offsets[j]);
+            let r = row(f);
+            let norm: f64 = union.iter().map(|&u| f64::from(r[u]).exp()).sum();
+            let lp = f64::from(r[k]) - norm.max(1e-300).ln();
+            text.push(charset.char_of(k).unwrap_or('?'));
+            confs.push(lp.exp() as f32);
+            frames.push(f);
+            sum += lp;
+        }
+    }
+    Ok(Some(Decoded {
+        text,
+        char_confidences: confs,
+        confidence: sum.exp() as f32,
+        frames,
+    }))
 }
 
 #[cfg(test)]
@@ -370,5 +519,56 @@ mod tests {
         let (m, t) = matrix(&[frame(&cs, (Some('B'), 0.98), Some((Some('8'), 0.0005)))]);
         let d = greedy_constrained(&m, t, C, &cs, NIK_CHARS).expect("decode");
         assert!(d.text.is_empty() || d.confidence < 0.5, "{d:?}");
+    }
+
+    #[test]
+    fn template_decoding_drops_an_extra_digit_and_keeps_the_length() {
+        let cs = Charset::ktp();
+        // "1", blank, "7" (weak), blank, "2": greedy reads 172; a two-digit template keeps 12.
+        let m = matrix(&[
+            frame(&cs, (Some('1'), 0.9), None),
+            frame(&cs, (None, 0.9), None),
+            frame(&cs, (Some('7'), 0.5), Some((None, 0.45))),
+            frame(&cs, (None, 0.9), None),
+            frame(&cs, (Some('2'), 0.9), None),
+        ]);
+        let g = greedy(&m.0, m.1, C, &cs).unwrap();
+        assert_eq!(g.text, "172");
+        let d = best_path_template(&m.0, m.1, C, &cs, &[NIK_CHARS, NIK_CHARS])
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.text, "12");
+        assert_eq!(d.char_confidences.len(), 2);
+        // Three digits fit too, and then the weak 7 is the best third.
+        let d3 = best_path_template(&m.0, m.1, C, &cs, &[NIK_CHARS; 3])
+            .unwrap()
+            .unwrap();
+        assert_eq!(d3.text, "172");
+        // Too short a line for the template.
+        assert_eq!(
+            best_path_template(&m.0, m.1, C, &cs, &[NIK_CHARS; 6]).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn template_decoding_needs_a_blank_between_repeated_characters_and_follows_each_set() {
+        let cs = Charset::ktp();
+        // Frames 5, 5, 5: one run, so "55" is impossible without a blank; the template forces a
+        // second character from another frame's best.
+        let m = matrix(&[
+            frame(&cs, (Some('5'), 0.9), None),
+            frame(&cs, (Some('5'), 0.9), None),
+            frame(&cs, (Some('5'), 0.5), Some((Some('/'), 0.4))),
+        ]);
+        let d = best_path_template(&m.0, m.1, C, &cs, &[NIK_CHARS, "/"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.text, "5/");
+        let d = best_path_template(&m.0, m.1, C, &cs, &[NIK_CHARS, NIK_CHARS])
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.text.len(), 2);
+        assert_ne!(d.text, "55");
     }
 }

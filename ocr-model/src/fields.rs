@@ -91,6 +91,31 @@ pub struct KtpFields {
     pub valid_until: Field,
 }
 
+impl KtpFields {
+    /// `(key, field)` pairs in contract order.
+    pub fn pairs(&self) -> [(&'static str, &Field); 17] {
+        [
+            ("nik", &self.nik),
+            ("name", &self.name),
+            ("birth_place", &self.birth_place),
+            ("birth_date", &self.birth_date),
+            ("sex", &self.sex),
+            ("blood_type", &self.blood_type),
+            ("address", &self.address),
+            ("rt_rw", &self.rt_rw),
+            ("village", &self.village),
+            ("district", &self.district),
+            ("regency", &self.regency),
+            ("province", &self.province),
+            ("religion", &self.religion),
+            ("marital_status", &self.marital_status),
+            ("occupation", &self.occupation),
+            ("nationality", &self.nationality),
+            ("valid_until", &self.valid_until),
+        ]
+    }
+}
+
 /// A named disagreement or doubt. Serialises as its code, e.g. `"nik_birth_date_mismatch"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Warning {

@@ -1,17 +1,33 @@
-//! The KTP reader: a synthetic e-KTP card renderer for training and accuracy tests, later the recogniser.
+//! The KTP reader: photo to validated fields with confidences, and the synthetic e-KTP renderer that
+//! trains and tests it.
 //!
 //! # Layout
+//! - [`reader`] (feature `reader`): bytes -> fields or a refusal; [`detect`] finds the card,
+//!   [`layout`] straightens it and cuts the lines, [`recognizer`] runs the shipped ONNX line model
+//!   in tract. [`eval`] (both features) scores the reader on rendered cards.
+//! - [`geom`]: points, quadrilaterals, homographies (shared by the renderer and the reader).
 //! - [`synth`] (feature `synth`, on by default): deterministic synthetic identities, the e-KTP card
 //!   layout, glyph rendering with open-licence fonts split into training and held-out faces, and
 //!   photographic degradations in three tiers. The `render-ktp` binary writes datasets from it.
 //! - [`ctc`]: greedy and digit-constrained CTC decoding of the line recogniser's output.
 //! - [`fields`]: from recognised line texts to the validated fields of the scan JSON, with warnings.
 //!
-//! The clinic node will depend on this crate with `default-features = false` once the recogniser
-//! (ONNX through tract) lands here; the renderer and its dependencies stay out of the node.
+//! The clinic node depends on this crate with `default-features = false, features = ["reader"]`:
+//! the renderer and its dependencies stay out of the node.
 
 pub mod ctc;
+#[cfg(feature = "reader")]
+pub mod detect;
+#[cfg(all(feature = "reader", feature = "synth"))]
+pub mod eval;
 pub mod fields;
+pub mod geom;
+#[cfg(feature = "reader")]
+pub mod layout;
+#[cfg(feature = "reader")]
+pub mod reader;
+#[cfg(feature = "reader")]
+pub mod recognizer;
 #[cfg(feature = "synth")]
 pub mod synth;
 

@@ -1,0 +1,162 @@
+//! `ktp-eval`: scores the reader on freshly rendered held-out cards, per tier, and prints the
+//! report (NIK and name exact, CER per field, refusals, confidently wrong NIKs, time per card).
+//!
+//! ```text
+//! ktp-eval [--count 300] [--seed 2] [--tiers scan,photo,hard] [--threads 1] [--model DIR] [--misses]
+//! ```
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use ocr_model::eval;
+use ocr_model::reader::KtpReader;
+use ocr_model::recognizer::Recognizer;
+use ocr_model::synth::{FontSet, Renderer, Split, Tier, fonts};
+
+#[derive(Debug, Parser)]
+#[command(about = "Score the KTP reader on rendered held-out cards")]
+struct Args {
+    /// Cards per tier.
+    #[arg(long, default_value_t = 300)]
+    count: u64,
+    /// Render seed (training used 1).
+    #[arg(long, default_value_t = 2)]
+    seed: u64,
+    /// First card index.
+    #[arg(long, default_value_t = 0)]
+    start: u64,
+    /// Tiers, comma separated.
+    #[arg(long, default_value = "scan,photo,hard", value_delimiter = ',')]
+    tiers: Vec<Tier>,
+    /// Font split (held-out by default: faces the model never saw).
+    #[arg(long, default_value = "heldout", value_parser = parse_split)]
+    fonts: Split,
+    /// Reading threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// A model directory from `training/train.sh` instead of the shipped model.
+    #[arg(long)]
+    model: Option<std::path::PathBuf>,
+    /// Print every card whose NIK or name was missed, with what was read.
+    #[arg(long)]
+    misses: bool,
+    /// Print where the time went (mean per stage over the read cards).
+    #[arg(long)]
+    timings: bool,
+}
+
+fn parse_split(s: &str) -> Result<Split, String> {
+    match s {
+        "train" => Ok(Split::Train),
+        "heldout" => Ok(Split::Heldout),
+        _ => Err(format!(
+            "unknown font split {s:?} (expected train or heldout)"
+        )),
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let reader = match &args.model {
+        Some(dir) => Recognizer::from_dir(dir).map(KtpReader::with_recognizer),
+        None => KtpReader::shipped(),
+    };
+    let reader = match reader {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ktp-eval: cannot load the model: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for tier in &args.tiers {
+        let set = match FontSet::load(&fonts::default_font_dir(), args.fonts) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("ktp-eval: cannot load fonts: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let renderer = Renderer::new(set, *tier, args.seed);
+        let results = match eval::run(&reader, &renderer, args.start, args.count, args.threads) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("ktp-eval: rendering failed: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if args.misses {
+            for r in results.iter().filter(|r| !r.nik_exact || !r.name_exact) {
+                let sample = renderer.render(r.index).ok();
+                let scan = sample
+                    .as_ref()
+                    .and_then(|s| s.file_bytes().ok())
+                    .map(|(b, _)| reader.read_bytes(&b));
+                let truth = sample.as_ref().map(|s| s.label.fields.clone());
+                match (scan, truth) {
+                    (Some(Ok(scan)), Some(t)) => {
+                        eprintln!(
+                            "{tier:?} #{}: nik {} -> {} ({:.3}); name {} -> {}; warnings {:?}; q {:?}",
+                            r.index,
+                            t.nik,
+                            scan.reading.fields.nik.value,
+                            scan.reading.fields.nik.confidence,
+                            t.name,
+                            scan.reading.fields.name.value,
+                            scan.reading
+                                .warnings
+                                .iter()
+                                .map(|w| w.code())
+                                .collect::<Vec<_>>(),
+                            scan.quality
+                        );
+                    }
+                    (Some(Err(e)), _) => eprintln!("{tier:?} #{}: {e}", r.index),
+                    _ => {}
+                }
+            }
+        }
+        println!("{}", eval::summarize(*tier, &results));
+        if args.timings {
+            let mut sum = ocr_model::reader::Timings::default();
+            let mut n = 0.0;
+            let (mut decode, mut lines) = (0.0, 0usize);
+            for i in args.start..args.start + args.count.min(30) {
+                let Ok(sample) = renderer.render(i) else {
+                    continue;
+                };
+                let Ok((bytes, _)) = sample.file_bytes() else {
+                    continue;
+                };
+                let t = std::time::Instant::now();
+                let Ok(img) = ocr_model::reader::decode(&bytes) else {
+                    continue;
+                };
+                decode += t.elapsed().as_secs_f64() * 1e3;
+                if let Ok(scan) = reader.read_image(&img) {
+                    let t = scan.timings;
+                    sum.detect += t.detect;
+                    sum.rectify += t.rectify;
+                    sum.layout += t.layout;
+                    sum.cut += t.cut;
+                    sum.recognize += t.recognize;
+                    sum.fields += t.fields;
+                    lines += scan.lines.len();
+                    n += 1.0;
+                }
+            }
+            let n: f64 = f64::max(n, 1.0);
+            println!(
+                "  mean ms: decode {:.1}, detect {:.1}, rectify+checks {:.1}, layout {:.1}, cut {:.1}, recognize {:.1} ({:.1} lines), fields {:.2}",
+                decode / n,
+                sum.detect / n,
+                sum.rectify / n,
+                sum.layout / n,
+                sum.cut / n,
+                sum.recognize / n,
+                lines as f64 / n,
+                sum.fields / n
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}

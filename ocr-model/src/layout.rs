@@ -1,0 +1,671 @@
+//! Locating the text lines of a found card on the known e-KTP layout, and cutting them out.
+//!
+//! The card is rectified to [`PX_PER_MM`] pixels per millimetre (85.6 x 54 mm) through the
+//! homography of its corners. Ink is what is darker than its 3 mm neighbourhood by more than a
+//! share of the card's text contrast, so the faint security print drops out. Text rows are bands
+//! of the ink profile in fixed columns of the layout:
+//! - the two centred header lines (PROVINSI ..., KABUPATEN/KOTA ...) above 10 mm;
+//! - the NIK, the tallest band near 13 mm, right of its label;
+//! - the twelve labelled rows (Nama ... Berlaku Hingga) in the value column from 25 mm. A band
+//!   without ink in the label column right after Alamat is the address's second line;
+//! - Gol. Darah on the Jenis Kelamin row, right of its colon.
+//!
+//! Each line's box is then cut the way the recogniser was trained (`training/README.md`): from
+//! 0.35 cap heights above the capitals to 0.45 below the baseline, a quarter of a line height beyond
+//! the ink on either side, sampled straight from the photo (from a pyramid level near the training
+//! resolution) at 32 pixels high.
+
+use image::GrayImage;
+
+use crate::geom::{Homography, Quad, rect_quad};
+
+/// Resolution of the rectified card used to find the lines.
+pub const PX_PER_MM: f32 = 8.0;
+/// Card size in millimetres.
+pub const CARD_MM: [f32; 2] = [85.6, 54.0];
+
+/// Where the layout puts things, in millimetres from the card's top-left corner.
+mod at {
+    /// Value column of the labelled rows (start of the value, right edge before the photo).
+    pub const VALUE: [f32; 2] = [24.6, 62.2];
+    /// Label column of the labelled rows (up to just before the colons at 23.6 mm).
+    pub const LABEL: [f32; 2] = [3.0, 23.0];
+    /// The NIK value (after its colon at 16.6 mm).
+    pub const NIK_X: [f32; 2] = [18.6, 62.2];
+    /// Rows start below the NIK and end above the card's bottom edge.
+    pub const ROWS_Y: [f32; 2] = [15.0, 52.5];
+    /// The NIK band lies in this range.
+    pub const NIK_Y: [f32; 2] = [9.5, 16.8];
+    /// Header lines: centred, above the NIK.
+    pub const HEADER_X: [f32; 2] = [4.0, 81.6];
+    pub const HEADER_Y: [f32; 2] = [1.2, 10.4];
+    /// Jenis Kelamin's value ends before the Gol. Darah label at 44.5 mm.
+    pub const SEX_END: f32 = 44.0;
+    /// Gol. Darah's label starts at 44.5 mm, its colon at 54.2 mm or right of it, then the value.
+    pub const BLOOD_X: [f32; 2] = [52.0, 62.2];
+    /// The photo, for telling an upside-down card.
+    pub const PHOTO: [f32; 4] = [63.4, 12.0, 81.6, 36.0];
+}
+
+/// Field keys of the labelled rows, top to bottom (the address may take a second line).
+pub const ROW_KEYS: [&str; 12] = [
+    "name",
+    "birth",
+    "sex",
+    "address",
+    "rt_rw",
+    "village",
+    "district",
+    "religion",
+    "marital_status",
+    "occupation",
+    "nationality",
+    "valid_until",
+];
+
+/// Grey levels and their pyramid, for sampling at about the needed resolution.
+#[derive(Debug)]
+pub struct Pyramid {
+    levels: Vec<GrayImage>,
+}
+
+impl Pyramid {
+    /// Level 0 is `gray`; each next level halves it (2x2 mean) while it stays at least 64 pixels.
+    pub fn new(gray: GrayImage) -> Self {
+        let mut levels = vec![gray];
+        loop {
+            let last = &levels[levels.len() - 1];
+            let (w, h) = (last.width() / 2, last.height() / 2);
+            if w < 64 || h < 64 || levels.len() >= 6 {
+                break;
+            }
+            let mut next = GrayImage::new(w, h);
+            let (src, sw) = (last.as_raw(), last.width() as usize);
+            for (i, p) in next.as_mut().iter_mut().enumerate() {
+                let (x, y) = (i % w as usize * 2, i / w as usize * 2);
+                let s = u32::from(src[y * sw + x])
+                    + u32::from(src[y * sw + x + 1])
+                    + u32::from(src[(y + 1) * sw + x])
+                    + u32::from(src[(y + 1) * sw + x + 1]);
+                *p = ((s + 2) / 4) as u8;
+            }
+            levels.push(next);
+        }
+        Pyramid { levels }
+    }
+
+    /// The full-resolution image.
+    pub fn base(&self) -> &GrayImage {
+        &self.levels[0]
+    }
+
+    /// The coarsest level that keeps at least `min_px_per_mm`, given the card's resolution in the
+    /// full image, and that level's scale (1, 1/2, 1/4, ...).
+    fn level_for(&self, image_px_per_mm: f32, min_px_per_mm: f32) -> (&GrayImage, f32) {
+        let mut pick = 0;
+        for l in 1..self.levels.len() {
+            if image_px_per_mm / (1u32 << l) as f32 >= min_px_per_mm {
+                pick = l;
+            }
+        }
+        (&self.levels[pick], 1.0 / (1u32 << pick) as f32)
+    }
+}
+
+/// Fills `out` with the photo sampled (bilinear, from `src` at `scale` of the full image) along one
+/// row of card millimetres: `y_mm`, from `x_mm` in steps of `dx_mm`. The homography is evaluated
+/// exactly every [`WARP_BLOCK`] pixels and linearly in between (the perspective bends a 16-pixel
+/// run by far less than a pixel), which saves a division per pixel.
+fn warp_row(
+    src: &GrayImage,
+    scale: f32,
+    h: &Homography,
+    y_mm: f32,
+    x_mm: f32,
+    dx_mm: f32,
+    out: &mut [u8],
+) {
+    let (w, hh) = (src.width() as usize, src.height() as usize);
+    let (xmax, ymax) = ((w - 1) as f32, (hh - 1) as f32);
+    let raw = src.as_raw();
+    let at = |i: usize| {
+        let p = h.apply([x_mm + i as f32 * dx_mm, y_mm]);
+        [p[0] * scale - 0.5, p[1] * scale - 0.5]
+    };
+    let mut start = at(0);
+    for (b, chunk) in out.chunks_mut(WARP_BLOCK).enumerate() {
+        let end = at((b + 1) * WARP_BLOCK);
+        let step = [
+            (end[0] - start[0]) / WARP_BLOCK as f32,
+            (end[1] - start[1]) / WARP_BLOCK as f32,
+        ];
+        let (mut fx, mut fy) = (start[0], start[1]);
+        for o in chunk.iter_mut() {
+            let px = fx.clamp(0.0, xmax);
+            let py = fy.clamp(0.0, ymax);
+            let (x0, y0) = (px as usize, py as usize);
+            let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(hh - 1));
+            let (tx, ty) = (px - x0 as f32, py - y0 as f32);
+            let (r0, r1) = (y0 * w, y1 * w);
+            let (p00, p01) = (f32::from(raw[r0 + x0]), f32::from(raw[r0 + x1]));
+            let (p10, p11) = (f32::from(raw[r1 + x0]), f32::from(raw[r1 + x1]));
+            let a = p00 + (p01 - p00) * tx;
+            let c = p10 + (p11 - p10) * tx;
+            *o = (a + (c - a) * ty + 0.5).clamp(0.0, 255.0) as u8;
+            fx += step[0];
+            fy += step[1];
+        }
+        start = end;
+    }
+}
+
+/// Output pixels between exact evaluations of the homography in [`warp_row`].
+const WARP_BLOCK: usize = 16;
+
+/// A card straightened to [`PX_PER_MM`], with the map from card millimetres to photo pixels.
+#[derive(Debug)]
+pub struct Rectified {
+    /// The card at `PX_PER_MM` (about 685 x 432 pixels).
+    pub image: GrayImage,
+    /// Card millimetres to full-resolution photo pixels.
+    pub card_to_image: Homography,
+    /// The card's resolution in the photo (pixels per millimetre along its top edge).
+    pub image_px_per_mm: f32,
+}
+
+fn corners_mm() -> Quad {
+    rect_quad(0.0, 0.0, CARD_MM[0], CARD_MM[1])
+}
+
+/// Straightens the card with corners `corners` (TL, TR, BR, BL); `None` for a degenerate quad.
+/// When `flip` is set the card is taken as upside down (corners rotated by two).
+pub fn rectify(pyr: &Pyramid, corners: &Quad, flip: bool) -> Option<Rectified> {
+    let c = if flip {
+        [corners[2], corners[3], corners[0], corners[1]]
+    } else {
+        *corners
+    };
+    let card_to_image = Homography::from_quads(&corners_mm(), &c)?;
+    let top = crate::geom::dist(c[0], c[1]);
+    let image_px_per_mm = top / CARD_MM[0];
+    let (src, scale) = pyr.level_for(image_px_per_mm, PX_PER_MM);
+    let (w, h) = (
+        (CARD_MM[0] * PX_PER_MM).round() as u32,
+        (CARD_MM[1] * PX_PER_MM).round() as u32,
+    );
+    let mut image = GrayImage::new(w, h);
+    let step = 1.0 / PX_PER_MM;
+    for (y, row) in image.as_mut().chunks_exact_mut(w as usize).enumerate() {
+        let y_mm = (y as f32 + 0.5) * step;
+        warp_row(src, scale, &card_to_image, y_mm, 0.5 * step, step, row);
+    }
+    Some(Rectified {
+        image,
+        card_to_image,
+        image_px_per_mm,
+    })
+}
+
+/// Mean grey level inside a box of the rectified card, given in millimetres.
+fn mean_in(img: &GrayImage, b: [f32; 4]) -> f32 {
+    let [x0, y0, x1, y1] = b.map(|v| (v * PX_PER_MM) as u32);
+    let (x1, y1) = (x1.min(img.width()), y1.min(img.height()));
+    let mut sum = 0u64;
+    let mut n = 0u64;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            sum += u64::from(img.get_pixel(x, y).0[0]);
+            n += 1;
+        }
+    }
+    if n == 0 { 0.0 } else { sum as f32 / n as f32 }
+}
+
+/// Whether the rectified card looks upside down: the photo is darker than the label area, so
+/// the box where the photo would be after a half turn is much darker than where it should be.
+pub fn looks_upside_down(r: &Rectified) -> bool {
+    let p = at::PHOTO;
+    let here = mean_in(&r.image, p);
+    let turned = mean_in(
+        &r.image,
+        [
+            CARD_MM[0] - p[2],
+            CARD_MM[1] - p[3],
+            CARD_MM[0] - p[0],
+            CARD_MM[1] - p[1],
+        ],
+    );
+    turned + 18.0 < here
+}
+
+/// The ink map of a rectified card: how much darker each pixel is than its neighbourhood mean,
+/// thresholded; and the threshold's basis, the card's text contrast.
+#[derive(Debug)]
+pub struct Ink {
+    w: usize,
+    h: usize,
+    /// Integral of the ink bitmap, `(w + 1) x (h + 1)`: box counts in four lookups.
+    sum: Vec<u32>,
+    /// 98th percentile of darkness below the local mean in the value column (grey levels).
+    pub contrast: f32,
+}
+
+impl Ink {
+    pub fn new(img: &GrayImage) -> Self {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let raw = img.as_raw();
+        // Integral image for box means.
+        let mut integral = vec![0u64; (w + 1) * (h + 1)];
+        for y in 0..h {
+            let mut row = 0u64;
+            for x in 0..w {
+                row += u64::from(raw[y * w + x]);
+                integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1] + row;
+            }
+        }
+        let r = (1.5 * PX_PER_MM) as usize;
+        let mut dark = vec![0f32; w * h];
+        for y in 0..h {
+            let (ya, yb) = (y.saturating_sub(r), (y + r + 1).min(h));
+            for x in 0..w {
+                let (xa, xb) = (x.saturating_sub(r), (x + r + 1).min(w));
+                let s = integral[yb * (w + 1) + xb] + integral[ya * (w + 1) + xa]
+                    - integral[ya * (w + 1) + xb]
+                    - integral[yb * (w + 1) + xa];
+                let mean = s as f32 / ((yb - ya) * (xb - xa)) as f32;
+                dark[y * w + x] = (mean - f32::from(raw[y * w + x])).max(0.0);
+            }
+        }
+        // 98th percentile of the darkness over the text area, from a histogram (grey levels).
+        let mut hist = [0u32; 256];
+        let (x0, x1) = (mm_px(at::VALUE[0]), mm_px(at::VALUE[1]).min(w));
+        let (y0, y1) = (mm_px(at::NIK_Y[0]), mm_px(at::ROWS_Y[1]).min(h));
+        for y in (y0..y1).step_by(2) {
+            for x in (x0..x1).step_by(2) {
+                hist[dark[y * w + x].min(255.0) as usize] += 1;
+            }
+        }
+        let contrast = percentile(&hist, 0.98);
+        let t = (0.4 * contrast).max(6.0);
+        let mut sum = vec![0u32; (w + 1) * (h + 1)];
+        for y in 0..h {
+            let mut row = 0u32;
+            for x in 0..w {
+                row += u32::from(dark[y * w + x] > t);
+                sum[(y + 1) * (w + 1) + x + 1] = sum[y * (w + 1) + x + 1] + row;
+            }
+        }
+        Ink {
+            w,
+            h,
+            sum,
+            contrast,
+        }
+    }
+
+    /// Ink pixels in columns `x0..x1` and rows `y0..y1` (clamped to the card).
+    fn count(&self, x0: usize, x1: usize, y0: usize, y1: usize) -> u32 {
+        let (x1, y1) = (x1.min(self.w), y1.min(self.h));
+        if x0 >= x1 || y0 >= y1 {
+            return 0;
+        }
+        let s = self.w + 1;
+        self.sum[y1 * s + x1] + self.sum[y0 * s + x0]
+            - self.sum[y0 * s + x1]
+            - self.sum[y1 * s + x0]
+    }
+
+    /// Ink pixels per row over columns `x0..x1`, for rows `y0..y1`.
+    fn rows(&self, x0: usize, x1: usize, y0: usize, y1: usize) -> Vec<u32> {
+        (y0..y1.min(self.h))
+            .map(|y| self.count(x0, x1, y, y + 1))
+            .collect()
+    }
+
+    /// Ink pixels per column over rows `y0..y1`, for columns `x0..x1`.
+    fn cols(&self, x0: usize, x1: usize, y0: usize, y1: usize) -> Vec<u32> {
+        (x0..x1.min(self.w))
+            .map(|x| self.count(x, x + 1, y0, y1))
+            .collect()
+    }
+}
+
+/// The value at quantile `q` of a 256-bin histogram (bin centres).
+fn percentile(hist: &[u32; 256], q: f64) -> f32 {
+    let total: u64 = hist.iter().map(|&c| u64::from(c)).sum();
+    let want = (total as f64 * q) as u64;
+    let mut acc = 0u64;
+    for (i, &c) in hist.iter().enumerate() {
+        acc += u64::from(c);
+        if acc > want {
+            return i as f32 + 0.5;
+        }
+    }
+    255.5
+}
+
+fn mm_px(mm: f32) -> usize {
+    (mm * PX_PER_MM).round().max(0.0) as usize
+}
+
+fn px_mm(px: usize) -> f32 {
+    px as f32 / PX_PER_MM
+}
+
+/// Runs `[start, end)` of indexes whose value is at least `min`, with gaps of up to `bridge`
+/// closed and runs shorter than `min_len` dropped.
+fn runs(profile: &[u32], min: u32, bridge: usize, min_len: usize) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < profile.len() {
+        if profile[i] >= min {
+            let s = i;
+            while i < profile.len() && profile[i] >= min {
+                i += 1;
+            }
+            match out.last_mut() {
+                Some(last) if s - last.1 <= bridge => last.1 = i,
+                _ => out.push((s, i)),
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out.retain(|r| r.1 - r.0 >= min_len);
+    out
+}
+
+/// A text band: rows `y0..y1` of the rectified card.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Band {
+    y0: usize,
+    y1: usize,
+}
+
+impl Band {
+    fn height(&self) -> usize {
+        self.y1 - self.y0
+    }
+}
+
+fn bands(ink: &Ink, x: [f32; 2], y: [f32; 2]) -> Vec<Band> {
+    let (x0, x1, y0, y1) = (mm_px(x[0]), mm_px(x[1]), mm_px(y[0]), mm_px(y[1]));
+    let prof = ink.rows(x0, x1, y0, y1);
+    let mut sorted = prof.clone();
+    sorted.sort_unstable();
+    let p90 = sorted.get(sorted.len() * 9 / 10).copied().unwrap_or(0);
+    let min = (p90 / 6).max(3);
+    runs(&prof, min, 1, 4)
+        .into_iter()
+        .map(|(a, b)| Band {
+            y0: y0 + a,
+            y1: y0 + b,
+        })
+        .collect()
+}
+
+/// One line to read: its field key and its box in card millimetres.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineBox {
+    pub key: &'static str,
+    /// x0, y0, x1, y1 in card millimetres.
+    pub rect: [f32; 4],
+}
+
+/// Why no layout could be found on a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayoutError {
+    /// No NIK band where the layout puts it.
+    NoNik,
+    /// Too few labelled rows.
+    TooFewRows(usize),
+}
+
+/// Horizontal ink extent `[x0, x1)` in pixels within `x` (mm) over the band's rows: the first
+/// ink run and every run after it separated by at most `gap_mm`; `centred` takes the run group
+/// with the most ink instead of the first.
+fn extent(
+    ink: &Ink,
+    band: Band,
+    x: [f32; 2],
+    gap_mm: f32,
+    centred: bool,
+) -> Option<(usize, usize)> {
+    let (x0, x1) = (mm_px(x[0]), mm_px(x[1]));
+    let cols = ink.cols(x0, x1, band.y0, band.y1);
+    let groups = runs(&cols, 2, (gap_mm * PX_PER_MM) as usize, 2);
+    let weight = |g: &(usize, usize)| cols[g.0..g.1].iter().sum::<u32>();
+    let g = if centred {
+        groups.iter().max_by_key(|g| weight(g))?
+    } else {
+        groups.iter().find(|g| weight(g) >= 6)?
+    };
+    Some((x0 + g.0, x0 + g.1))
+}
+
+/// Vertical ink extent of rows `band` restricted to columns `x0..x1`: (top, bottom) in pixels.
+fn vertical(ink: &Ink, band: Band, x0: usize, x1: usize) -> (usize, usize) {
+    let prof = ink.rows(x0, x1, band.y0.saturating_sub(2), band.y1 + 2);
+    let base = band.y0.saturating_sub(2);
+    let top = prof.iter().position(|&c| c >= 2).unwrap_or(0);
+    let bottom = prof
+        .iter()
+        .rposition(|&c| c >= 2)
+        .map_or(prof.len(), |b| b + 1);
+    (base + top, base + bottom.max(top + 1))
+}
+
+/// The box the recogniser was trained on, from the ink's left and right edges, the capitals' top
+/// and the cap height (all in pixels of the rectified card).
+fn line_rect(x0: usize, x1: usize, top: usize, cap: f32) -> [f32; 4] {
+    let lh = 1.8 * cap / PX_PER_MM;
+    let (cap_mm, top_mm) = (cap / PX_PER_MM, px_mm(top));
+    [
+        px_mm(x0) - 0.25 * lh,
+        top_mm - 0.35 * cap_mm,
+        px_mm(x1) + 0.25 * lh,
+        top_mm + 1.45 * cap_mm,
+    ]
+}
+
+/// Finds the lines to read on a rectified card.
+pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
+    let mut out = Vec::new();
+
+    // Headers.
+    for (band, key) in bands(ink, at::HEADER_X, at::HEADER_Y)
+        .into_iter()
+        .filter(|b| b.height() >= 6)
+        .take(2)
+        .zip(["province", "regency"])
+    {
+        if let Some((x0, x1)) = extent(ink, band, at::HEADER_X, 3.0, true) {
+            let (top, bottom) = vertical(ink, band, x0, x1);
+            out.push(LineBox {
+                key,
+                rect: line_rect(x0, x1, top, (bottom - top) as f32),
+            });
+        }
+    }
+
+    // NIK: the tallest band in its range.
+    let nik = bands(ink, at::NIK_X, at::NIK_Y)
+        .into_iter()
+        .max_by_key(|b| b.height())
+        .ok_or(LayoutError::NoNik)?;
+    let (nx0, nx1) = extent(ink, nik, at::NIK_X, 3.0, false).ok_or(LayoutError::NoNik)?;
+    let (ntop, nbottom) = vertical(ink, nik, nx0, nx1);
+    out.push(LineBox {
+        key: "nik",
+        rect: line_rect(nx0, nx1, ntop, (nbottom - ntop) as f32),
+    });
+
+    // Labelled rows below the NIK.
+    let rows_y = [at::ROWS_Y[0].max(px_mm(nik.y1) + 0.2), at::ROWS_Y[1]];
+    let row_bands: Vec<Band> = bands(ink, at::VALUE, rows_y)
+        .into_iter()
+        .filter(|b| b.height() >= 5 && b.height() as f32 <= 3.2 * PX_PER_MM)
+        .collect();
+    if row_bands.len() < 6 {
+        return Err(LayoutError::TooFewRows(row_bands.len()));
+    }
+    let labelled: Vec<bool> = row_bands
+        .iter()
+        .map(|b| {
+            let ink_px: u32 = ink
+                .rows(mm_px(at::LABEL[0]), mm_px(at::LABEL[1]), b.y0, b.y1)
+                .iter()
+                .sum();
+            ink_px >= 12
+        })
+        .collect();
+    // Cap height: the median band height over the value rows (descenders are rare in capitals).
+    let mut heights: Vec<usize> = Vec::new();
+    let mut found: Vec<(&'static str, Band, usize, usize)> = Vec::new();
+    let mut next = 0;
+    for (i, band) in row_bands.iter().enumerate() {
+        let key = if labelled[i] {
+            let Some(k) = ROW_KEYS.get(next) else { break };
+            next += 1;
+            *k
+        } else if found.last().is_some_and(|f| f.0 == "address") && next == 4 {
+            "address"
+        } else {
+            continue;
+        };
+        let end = if key == "sex" {
+            at::SEX_END
+        } else {
+            at::VALUE[1]
+        };
+        let Some((x0, x1)) = extent(ink, *band, [at::VALUE[0], end], 2.5, false) else {
+            continue;
+        };
+        let (top, bottom) = vertical(ink, *band, x0, x1);
+        heights.push(bottom - top);
+        found.push((
+            key,
+            Band {
+                y0: top,
+                y1: bottom,
+            },
+            x0,
+            x1,
+        ));
+    }
+    if next < 6 {
+        return Err(LayoutError::TooFewRows(next));
+    }
+    heights.sort_unstable();
+    let cap = heights[heights.len() / 2] as f32;
+    for (key, band, x0, x1) in &found {
+        out.push(LineBox {
+            key,
+            rect: line_rect(*x0, *x1, band.y0, cap),
+        });
+        if *key == "sex" {
+            out.push(blood_type(ink, *band, cap));
+        }
+    }
+    Ok(out)
+}
+
+/// Gol. Darah's value on the Jenis Kelamin row: the last ink group right of the label, past its
+/// colon (letters of one value sit closer together than the colon to the value).
+fn blood_type(ink: &Ink, band: Band, cap: f32) -> LineBox {
+    let (x0, x1) = (mm_px(at::BLOOD_X[0]), mm_px(at::BLOOD_X[1]));
+    let b = Band {
+        y0: band.y0.saturating_sub(1),
+        y1: band.y0 + cap.round() as usize + 2,
+    };
+    let cols = ink.cols(x0, x1, b.y0, b.y1);
+    let groups = runs(&cols, 1, (0.45 * PX_PER_MM) as usize, 1);
+    // A colon is narrow and spans more than half the cap height.
+    let is_colon = |g: &(usize, usize)| {
+        let (top, bottom) = vertical(ink, b, x0 + g.0, x0 + g.1);
+        (g.1 - g.0) as f32 <= 0.6 * PX_PER_MM && (bottom - top) as f32 >= 0.45 * cap
+    };
+    let (s, e) = match groups.last() {
+        Some(g) if !is_colon(g) => (x0 + g.0, x0 + g.1),
+        // Nothing after the colon (or no ink at all): a blank box where the value would be.
+        last => {
+            let s = last.map_or(x0 + (1.0 * PX_PER_MM) as usize, |g| x0 + g.1 + 2);
+            (s, (s + (2.5 * PX_PER_MM) as usize).min(x1.max(s + 1)))
+        }
+    };
+    LineBox {
+        key: "blood_type",
+        rect: line_rect(s, e, band.y0, cap),
+    }
+}
+
+/// Cuts a line box out of the photo at `height` pixels, sampling the pyramid level nearest the
+/// recogniser's training resolution.
+pub fn cut(pyr: &Pyramid, r: &Rectified, rect: [f32; 4], height: u32) -> GrayImage {
+    let [x0, y0, x1, y1] = rect;
+    let box_h = (y1 - y0).max(0.1);
+    // About one source pixel per output pixel, never much coarser.
+    let want = height as f32 / box_h;
+    let (src, scale) = pyr.level_for(r.image_px_per_mm, want * 1.2);
+    let width = (((x1 - x0) / box_h) * height as f32)
+        .round()
+        .clamp(1.0, 2000.0) as u32;
+    let mut out = GrayImage::new(width, height);
+    let (sx, sy) = ((x1 - x0) / width as f32, box_h / height as f32);
+    for (v, row) in out.as_mut().chunks_exact_mut(width as usize).enumerate() {
+        let y_mm = y0 + (v as f32 + 0.5) * sy;
+        warp_row(src, scale, &r.card_to_image, y_mm, x0 + 0.5 * sx, sx, row);
+    }
+    out
+}
+
+/// Share of near-white pixels (glare) in the NIK's area of the rectified card.
+pub fn glare_on_nik(img: &GrayImage) -> f32 {
+    let (x0, x1) = (mm_px(at::NIK_X[0]), mm_px(58.0));
+    let (y0, y1) = (mm_px(10.8), mm_px(14.4));
+    let mut n = 0u32;
+    let mut bright = 0u32;
+    for y in y0..y1.min(img.height() as usize) {
+        for x in x0..x1.min(img.width() as usize) {
+            n += 1;
+            if img.get_pixel(x as u32, y as u32).0[0] >= 247 {
+                bright += 1;
+            }
+        }
+    }
+    if n == 0 {
+        0.0
+    } else {
+        bright as f32 / n as f32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_bridge_small_gaps_and_drop_short_ones() {
+        let p = [0, 5, 5, 0, 5, 0, 0, 0, 5, 0, 5, 5, 5, 5];
+        assert_eq!(runs(&p, 3, 1, 2), vec![(1, 5), (8, 14)]);
+        assert_eq!(runs(&p, 3, 3, 1), vec![(1, 14)]);
+        assert!(runs(&[], 1, 0, 1).is_empty());
+    }
+
+    #[test]
+    fn pyramid_halves_and_picks_the_coarsest_sufficient_level() {
+        let pyr = Pyramid::new(GrayImage::from_pixel(1000, 600, image::Luma([100])));
+        assert_eq!(pyr.levels.len(), 4); // 1000, 500, 250, 125 (62 would be under 64)
+        let (img, scale) = pyr.level_for(40.0, 8.0);
+        assert_eq!((img.width(), scale), (250, 0.25));
+        let (img, scale) = pyr.level_for(10.0, 8.0);
+        assert_eq!((img.width(), scale), (1000, 1.0));
+    }
+
+    #[test]
+    fn a_blank_card_has_no_lines() {
+        let img = GrayImage::from_pixel(685, 432, image::Luma([210]));
+        let ink = Ink::new(&img);
+        assert_eq!(find_lines(&ink), Err(LayoutError::NoNik));
+    }
+}

@@ -1,0 +1,717 @@
+//! The KTP reader: image bytes to validated fields, or a refusal with a reason.
+//!
+//! decode (bounded size and pixel count) -> find the card (`detect`) -> straighten it, turning it
+//! if upside down (`layout::rectify`) -> refuse what cannot be read honestly (too small, too dark,
+//! too blurred, glare over the NIK, no KTP layout) -> find the lines (`layout::find_lines`) -> read
+//! each with the recogniser (digits-only decoding for the NIK and RT/RW) -> `fields::read_fields`.
+//!
+//! Nothing here keeps the image: it lives in the caller's buffer and in this call's locals only.
+
+use std::io::Cursor;
+use std::time::Instant;
+
+use image::{GrayImage, ImageFormat, RgbImage};
+use serde::Serialize;
+
+use crate::ctc::{NIK_CHARS, RT_RW_CHARS};
+use crate::detect::{self, FoundCard};
+use crate::fields::{self, KtpReading, RawLine};
+use crate::layout::{self, Ink, Pyramid};
+use crate::recognizer::{LINE_HEIGHT, Recognizer, RecognizerError};
+
+/// Largest accepted file.
+pub const MAX_BYTES: usize = 10 * 1024 * 1024;
+/// Largest accepted pixel count (a 40-megapixel photo); larger headers are refused before decoding.
+pub const MAX_PIXELS: u64 = 40_000_000;
+/// Smallest accepted image side.
+pub const MIN_SIDE: u32 = 240;
+/// The card must be at least this wide in the photo (about 4 pixels per millimetre).
+pub const MIN_CARD_PX: f32 = 340.0;
+/// Mean grey level of the card below which it is too dark.
+pub const MIN_CARD_MEAN: f32 = 45.0;
+/// Text contrast (grey levels) below which nothing can be read: too dark when the card is dim,
+/// too blurred when it is bright (blur spreads the strokes into the paper).
+pub const MIN_CONTRAST: f32 = 12.0;
+/// Share of near-white pixels over the NIK above which glare hides it.
+pub const MAX_NIK_GLARE: f32 = 0.18;
+/// When the median line's mean best log-probability per timestep is under this, the model cannot
+/// read the card: it is refused (too dark or too blurred, by its brightness) rather than guessed.
+pub const UNREADABLE_BELOW: f32 = -0.35;
+/// A card whose text is unreadable and whose mean grey level is under this is called too dark
+/// rather than too blurred.
+pub const DIM_CARD_MEAN: f32 = 85.0;
+
+/// A line whose mean best log-probability per timestep is under this is read again from nudged
+/// boxes (a clean line sits near -0.005).
+pub const RETRY_BELOW: f32 = -0.03;
+/// The lines worth a second look: they identify the person and cross-check the NIK.
+const RETRY_KEYS: [&str; 3] = ["nik", "name", "birth"];
+
+/// Why a photo was not read. Each has a stable code and a message in Indonesian, then English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    #[error("not_an_image")]
+    NotAnImage,
+    #[error("image_too_large")]
+    ImageTooLarge,
+    #[error("image_too_small")]
+    ImageTooSmall,
+    #[error("not_a_ktp")]
+    NotAKtp,
+    #[error("too_dark")]
+    TooDark,
+    #[error("too_blurred")]
+    TooBlurred,
+    #[error("glare_on_nik")]
+    GlareOnNik,
+}
+
+impl Refusal {
+    /// Every refusal.
+    pub const ALL: [Refusal; 7] = [
+        Refusal::NotAnImage,
+        Refusal::ImageTooLarge,
+        Refusal::ImageTooSmall,
+        Refusal::NotAKtp,
+        Refusal::TooDark,
+        Refusal::TooBlurred,
+        Refusal::GlareOnNik,
+    ];
+
+    /// The refusal with this code.
+    pub fn from_code(code: &str) -> Option<Refusal> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::NotAnImage => "not_an_image",
+            Refusal::ImageTooLarge => "image_too_large",
+            Refusal::ImageTooSmall => "image_too_small",
+            Refusal::NotAKtp => "not_a_ktp",
+            Refusal::TooDark => "too_dark",
+            Refusal::TooBlurred => "too_blurred",
+            Refusal::GlareOnNik => "glare_on_nik",
+        }
+    }
+
+    /// What to tell the person holding the card.
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::NotAnImage => {
+                "Berkas bukan gambar JPEG, PNG atau WebP yang utuh. / The file is not a readable JPEG, PNG or WebP image."
+            }
+            Refusal::ImageTooLarge => {
+                "Gambar terlalu besar (maks. 10 MB dan 40 megapiksel). / The image is too large (at most 10 MB and 40 megapixels)."
+            }
+            Refusal::ImageTooSmall => {
+                "Gambar atau kartu terlalu kecil: dekatkan KTP ke kamera. / The image or the card in it is too small: hold the KTP closer."
+            }
+            Refusal::NotAKtp => {
+                "Tidak ditemukan KTP di foto: letakkan seluruh kartu di tengah bingkai. / No KTP found: place the whole card in the middle of the frame."
+            }
+            Refusal::TooDark => {
+                "Foto terlalu gelap: tambah cahaya. / The photo is too dark: add light."
+            }
+            Refusal::TooBlurred => {
+                "Foto terlalu buram: tahan kartu diam dan fokuskan kamera. / The photo is too blurred: hold the card still and let the camera focus."
+            }
+            Refusal::GlareOnNik => {
+                "Pantulan cahaya menutupi NIK: miringkan kartu sedikit. / Glare covers the NIK: tilt the card a little."
+            }
+        }
+    }
+}
+
+/// A failed read: a refusal (the photo's fault) or a fault of the reader itself.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("refused: {0}")]
+    Refused(Refusal),
+    #[error("the recogniser failed")]
+    Recognizer(#[from] RecognizerError),
+}
+
+/// Measurements of one photo, for tuning the refusal thresholds and for the operator's screen.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Quality {
+    pub card_score: f32,
+    pub card_width_px: f32,
+    pub mean: f32,
+    pub contrast: f32,
+    /// Median over the lines of the mean best log-probability per timestep (0 is certain).
+    pub line_quality: f32,
+    pub nik_glare: f32,
+    pub upside_down: bool,
+}
+
+/// Where one read spent its time, in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Timings {
+    pub detect: f64,
+    pub rectify: f64,
+    pub layout: f64,
+    pub cut: f64,
+    pub recognize: f64,
+    pub fields: f64,
+}
+
+/// One read line: its key, text and confidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReadLine {
+    pub key: &'static str,
+    pub text: String,
+    pub confidence: f32,
+}
+
+/// A successful read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scan {
+    #[serde(flatten)]
+    pub reading: KtpReading,
+    #[serde(skip)]
+    pub lines: Vec<ReadLine>,
+    #[serde(skip)]
+    pub quality: Quality,
+    #[serde(skip)]
+    pub timings: Timings,
+}
+
+/// The reader: the recogniser, loaded once, and the pipeline around it. `Sync`: one reader serves
+/// every thread.
+#[derive(Debug)]
+pub struct KtpReader {
+    recognizer: Recognizer,
+}
+
+/// Decodes image bytes (JPEG, PNG or WebP, by content) into RGB, refusing oversized files and
+/// pixel counts before allocating.
+pub fn decode(bytes: &[u8]) -> Result<RgbImage, Refusal> {
+    if bytes.len() > MAX_BYTES {
+        return Err(Refusal::ImageTooLarge);
+    }
+    let mut reader = image::ImageReader::new(Cursor::new(bytes));
+    let format = image::guess_format(bytes).map_err(|_| Refusal::NotAnImage)?;
+    if !matches!(
+        format,
+        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP
+    ) {
+        return Err(Refusal::NotAnImage);
+    }
+    reader.set_format(format);
+    let (w, h) = reader.into_dimensions().map_err(|_| Refusal::NotAnImage)?;
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(Refusal::ImageTooLarge);
+    }
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(w);
+    limits.max_image_height = Some(h);
+    limits.max_alloc = Some(MAX_PIXELS * 4 + (64 << 20));
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => Refusal::ImageTooLarge,
+        _ => Refusal::NotAnImage,
+    })?;
+    Ok(img.into_rgb8())
+}
+
+/// Grey levels of an RGB image (ITU-R 601 weights, integer arithmetic).
+pub fn to_gray(img: &RgbImage) -> GrayImage {
+    let data: Vec<u8> = img
+        .as_raw()
+        .chunks_exact(3)
+        .map(|p| {
+            ((77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2]) + 128) >> 8) as u8
+        })
+        .collect();
+    GrayImage::from_raw(img.width(), img.height(), data).unwrap_or_default()
+}
+
+impl KtpReader {
+    /// A reader with the model compiled into the binary.
+    pub fn shipped() -> Result<Self, RecognizerError> {
+        Ok(KtpReader {
+            recognizer: Recognizer::shipped()?,
+        })
+    }
+
+    /// A reader with another recogniser (a model directory from a training run).
+    pub fn with_recognizer(recognizer: Recognizer) -> Self {
+        KtpReader { recognizer }
+    }
+
+    /// Reads image file bytes.
+    pub fn read_bytes(&self, bytes: &[u8]) -> Result<Scan, ScanError> {
+        let img = decode(bytes).map_err(ScanError::Refused)?;
+        self.read_image(&img)
+    }
+
+    /// Reads a decoded photo.
+    pub fn read_image(&self, img: &RgbImage) -> Result<Scan, ScanError> {
+        let refuse = |r| Err(ScanError::Refused(r));
+        if img.width().min(img.height()) < MIN_SIDE {
+            return refuse(Refusal::ImageTooSmall);
+        }
+        let mut timings = Timings::default();
+        let mut clock = Instant::now();
+        let mut lap = |t: &mut f64| {
+            let now = Instant::now();
+            *t += (now - clock).as_secs_f64() * 1e3;
+            clock = now;
+        };
+        let pyr = Pyramid::new(to_gray(img));
+        // The best candidate first; when its layout fails, the other masks' candidates (a blob of
+        // background can look more card-like than the card).
+        let mut cards: Vec<FoundCard> = detect::find_card(img).into_iter().collect();
+        lap(&mut timings.detect);
+        if cards.is_empty() {
+            return refuse(Refusal::NotAKtp);
+        }
+        let mut first: Option<(Quality, Refusal)> = None;
+        let mut tried_all = false;
+        let mut i = 0;
+        let (quality, rect, boxes) = loop {
+            if i == cards.len() {
+                if tried_all {
+                    let (_, r) = first.unwrap_or((Quality::default(), Refusal::NotAKtp));
+                    return refuse(r);
+                }
+                tried_all = true;
+                let best = cards[0].corners;
+                cards.extend(
+                    detect::candidates(img, true)
+                        .into_iter()
+                        .map(|(_, c)| c)
+                        .filter(|c| c.score >= detect::MIN_SCORE && c.corners != best)
+                        .take(3),
+                );
+                lap(&mut timings.detect);
+                continue;
+            }
+            i += 1;
+            match locate(&pyr, &cards[i - 1]) {
+                Ok((quality, rect, boxes)) => break (quality, rect, boxes),
+                Err((quality, refusal, laid_out)) => {
+                    lap(&mut timings.layout);
+                    // A card whose layout was found but that is too dark, glared or blurred is
+                    // refused for that. Without a layout the candidate may not be the card: the
+                    // search goes on, and if nothing is found the best candidate's reason stands.
+                    if laid_out {
+                        return refuse(refusal);
+                    }
+                    first.get_or_insert((quality, refusal));
+                }
+            }
+        };
+        lap(&mut timings.layout);
+        let charset = self.recognizer.charset();
+        let mut lines = Vec::with_capacity(boxes.len());
+        let mut line_quality = Vec::with_capacity(boxes.len());
+        let mut nik_options: Vec<(String, f32)> = Vec::new();
+        for b in &boxes {
+            let crop = layout::cut(&pyr, &rect, b.rect, LINE_HEIGHT);
+            lap(&mut timings.cut);
+            let mut logits = self.recognizer.recognize(&crop)?;
+            lap(&mut timings.recognize);
+            // A doubtful identity line (NIK, name, birth) is read again from boxes nudged up, down
+            // and larger; the reading the model is surest of (per timestep, so the length does not
+            // bias it) is kept.
+            if RETRY_KEYS.contains(&b.key) && logits.mean_best_logp() < RETRY_BELOW {
+                let [x0, y0, x1, y1] = b.rect;
+                let h = y1 - y0;
+                for alt in [
+                    [x0, y0 - 0.08 * h, x1, y1 - 0.08 * h],
+                    [x0, y0 + 0.08 * h, x1, y1 + 0.08 * h],
+                    [x0 - 0.1 * h, y0 - 0.08 * h, x1 + 0.1 * h, y1 + 0.08 * h],
+                ] {
+                    let crop = layout::cut(&pyr, &rect, alt, LINE_HEIGHT);
+                    lap(&mut timings.cut);
+                    let again = self.recognizer.recognize(&crop)?;
+                    lap(&mut timings.recognize);
+                    if again.mean_best_logp() > logits.mean_best_logp() {
+                        logits = again;
+                    }
+                }
+            }
+            line_quality.push(logits.mean_best_logp());
+            let decoded = decode_line(b.key, &logits, charset).map_err(RecognizerError::from)?;
+            if b.key == "nik" {
+                nik_options = nik_alternatives(&decoded, &logits, charset);
+            }
+            lines.push(ReadLine {
+                key: b.key,
+                text: decoded.text,
+                confidence: decoded.confidence,
+            });
+        }
+        line_quality.sort_by(f32::total_cmp);
+        let mut quality = quality;
+        quality.line_quality = line_quality
+            .get(line_quality.len() / 2)
+            .copied()
+            .unwrap_or(f32::NEG_INFINITY);
+        if quality.line_quality < UNREADABLE_BELOW {
+            return refuse(dim_or_blurred(&quality));
+        }
+        let mut raw_lines: Vec<(&str, RawLine)> = lines
+            .iter()
+            .map(|l| (l.key, RawLine::new(l.text.clone(), l.confidence)))
+            .collect();
+        let mut reading = fields::read_fields(raw_lines.iter().map(|(k, l)| (*k, l)));
+        // A NIK that disagrees with the card may be one misread digit: the likeliest readings
+        // that differ in one or two digits are tried, and the first that agrees with the printed
+        // birth date, sex and region is taken, with its own (lower) confidence.
+        if nik_disputed(&reading)
+            && let Some(i) = raw_lines.iter().position(|(k, _)| *k == "nik")
+        {
+            for (text, confidence) in nik_options {
+                raw_lines[i].1 = RawLine::new(text, confidence);
+                let again = fields::read_fields(raw_lines.iter().map(|(k, l)| (*k, l)));
+                if !nik_disputed(&again) {
+                    reading = again;
+                    break;
+                }
+            }
+        }
+        lap(&mut timings.fields);
+        Ok(Scan {
+            reading,
+            lines,
+            quality,
+            timings,
+        })
+    }
+}
+
+const D: &str = crate::ctc::NIK_CHARS;
+/// A NIK: sixteen digits.
+const NIK_TEMPLATE: [&str; 16] = [D; 16];
+/// RT/RW as printed: `018/010`.
+const RT_RW_TEMPLATE: [&str; 7] = [D, D, D, "/", D, D, D];
+/// A printed date, `DD-MM-YYYY`.
+const DATE_TEMPLATE: [&str; 10] = [D, D, "-", D, D, "-", D, D, D, D];
+
+/// Decodes one line by what its field may hold: the NIK and RT/RW by their fixed formats (the best
+/// reading of the right length and characters), the date after the birth line's comma and a
+/// printed expiry date likewise, everything else greedily.
+fn decode_line(
+    key: &str,
+    logits: &crate::recognizer::LineLogits,
+    charset: &crate::ctc::Charset,
+) -> Result<crate::ctc::Decoded, crate::ctc::CtcError> {
+    let fixed =
+        |template: &[&str], fallback: &str| -> Result<crate::ctc::Decoded, crate::ctc::CtcError> {
+            match logits.template(charset, template)? {
+                Some(d) => Ok(d),
+                None => logits.constrained(charset, fallback),
+            }
+        };
+    match key {
+        "nik" => fixed(&NIK_TEMPLATE, NIK_CHARS),
+        "rt_rw" => fixed(&RT_RW_TEMPLATE, RT_RW_CHARS),
+        "birth" => {
+            let greedy = logits.greedy(charset)?;
+            let Some(comma) = greedy.text.rfind(',') else {
+                return Ok(greedy);
+            };
+            let mut template = vec![" "];
+            template.extend(DATE_TEMPLATE);
+            let date = logits
+                .after_last(charset, ',')
+                .map(|tail| tail.template(charset, &template))
+                .transpose()?
+                .flatten();
+            let Some(date) = date else { return Ok(greedy) };
+            let head = &greedy.text[..=comma];
+            let n = head.chars().count();
+            let mut confs: Vec<f32> = greedy.char_confidences[..n].to_vec();
+            confs.extend(&date.char_confidences);
+            Ok(crate::ctc::Decoded {
+                text: format!("{head}{}", date.text),
+                confidence: confs.iter().product(),
+                char_confidences: confs,
+                frames: Vec::new(),
+            })
+        }
+        "valid_until" => {
+            let greedy = logits.greedy(charset)?;
+            if greedy.text.chars().filter(char::is_ascii_digit).count() >= 4
+                && let Some(d) = logits.template(charset, &DATE_TEMPLATE)?
+            {
+                return Ok(d);
+            }
+            Ok(greedy)
+        }
+        _ => logits.greedy(charset),
+    }
+}
+
+/// Straightens one candidate card, measures it, refuses what cannot be read honestly and finds
+/// its lines. On failure the bool says whether the layout was found (the refusal is then final).
+#[allow(clippy::type_complexity)]
+fn locate(
+    pyr: &Pyramid,
+    card: &FoundCard,
+) -> Result<(Quality, layout::Rectified, Vec<layout::LineBox>), (Quality, Refusal, bool)> {
+    let mut quality = Quality {
+        card_score: card.score,
+        card_width_px: card_width(card),
+        ..Quality::default()
+    };
+    if quality.card_width_px < MIN_CARD_PX {
+        return Err((quality, Refusal::ImageTooSmall, false));
+    }
+    let Some(mut rect) = layout::rectify(pyr, &card.corners, false) else {
+        return Err((quality, Refusal::NotAKtp, false));
+    };
+    if layout::looks_upside_down(&rect)
+        && let Some(turned) = layout::rectify(pyr, &card.corners, true)
+    {
+        rect = turned;
+        quality.upside_down = true;
+    }
+    let raw = rect.image.as_raw();
+    quality.mean = raw.iter().map(|&p| f32::from(p)).sum::<f32>() / raw.len().max(1) as f32;
+    let ink = Ink::new(&rect.image);
+    quality.contrast = ink.contrast;
+    quality.nik_glare = layout::glare_on_nik(&rect.image);
+    let boxes = layout::find_lines(&ink);
+    let laid_out = boxes.is_ok();
+    let refusal = if quality.mean < MIN_CARD_MEAN {
+        Some(Refusal::TooDark)
+    } else if ink.contrast < MIN_CONTRAST {
+        Some(dim_or_blurred(&quality))
+    } else if quality.nik_glare > MAX_NIK_GLARE {
+        Some(Refusal::GlareOnNik)
+    } else {
+        None
+    };
+    match (boxes, refusal) {
+        (Ok(b), None) => Ok((quality, rect, b)),
+        (_, Some(r)) => Err((quality, r, laid_out)),
+        (Err(_), None) => Err((quality, Refusal::NotAKtp, false)),
+    }
+}
+
+/// Why text that cannot be read is unreadable: a dim card is too dark, a bright one too blurred.
+fn dim_or_blurred(q: &Quality) -> Refusal {
+    if q.mean < DIM_CARD_MEAN {
+        Refusal::TooDark
+    } else {
+        Refusal::TooBlurred
+    }
+}
+
+/// Whether the reading carries a warning about the NIK (invalid, or disagreeing with the card).
+fn nik_disputed(r: &KtpReading) -> bool {
+    r.warnings.iter().any(|w| w.code().starts_with("nik"))
+}
+
+/// Readings of the NIK that differ from the best one in one or two digits, likeliest first, with
+/// their confidences: at each digit's timestep the runner-up digit, ranked by how much probability
+/// it loses; the eight best single changes and the pairs of the four best.
+fn nik_alternatives(
+    best: &crate::ctc::Decoded,
+    logits: &crate::recognizer::LineLogits,
+    charset: &crate::ctc::Charset,
+) -> Vec<(String, f32)> {
+    let chars: Vec<char> = best.text.chars().collect();
+    if chars.len() != 16 || best.frames.len() != 16 {
+        return Vec::new();
+    }
+    // (position, digit, probability ratio to the chosen digit)
+    let mut singles: Vec<(usize, char, f32)> = Vec::new();
+    for (j, &f) in best.frames.iter().enumerate() {
+        let row = &logits.logp[f * logits.c..(f + 1) * logits.c];
+        let chosen = charset
+            .class_of(chars[j])
+            .map_or(f32::NEG_INFINITY, |k| row[k]);
+        let runner = NIK_CHARS
+            .chars()
+            .filter(|&d| d != chars[j])
+            .filter_map(|d| charset.class_of(d).map(|k| (d, row[k])))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((d, lp)) = runner {
+            singles.push((j, d, (lp - chosen).exp()));
+        }
+    }
+    singles.sort_by(|a, b| b.2.total_cmp(&a.2));
+    let with = |changes: &[(usize, char, f32)]| {
+        let mut c = chars.clone();
+        let mut conf = best.confidence;
+        for &(j, d, r) in changes {
+            c[j] = d;
+            conf *= r.min(1.0);
+        }
+        (c.into_iter().collect::<String>(), conf)
+    };
+    let mut out: Vec<(String, f32)> = singles.iter().take(8).map(|s| with(&[*s])).collect();
+    let top: Vec<_> = singles.iter().take(4).copied().collect();
+    for a in 0..top.len() {
+        for b in a + 1..top.len() {
+            out.push(with(&[top[a], top[b]]));
+        }
+    }
+    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    out
+}
+
+fn card_width(card: &FoundCard) -> f32 {
+    let c = &card.corners;
+    0.5 * (crate::geom::dist(c[0], c[1]) + crate::geom::dist(c[3], c[2]))
+}
+
+/// One line of `clinic-node ocr` output and the body of `POST /api/v1/ktp/scan`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanOutput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    pub ok: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<Scan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+    pub elapsed_ms: f64,
+}
+
+/// The `error` object of a refused or failed read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+impl ScanOutput {
+    /// Reads `bytes` and times it, folding refusals and failures into the output.
+    pub fn read(reader: &KtpReader, file: Option<String>, bytes: &[u8]) -> Self {
+        let start = Instant::now();
+        let result = reader.read_bytes(bytes);
+        let elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
+        let elapsed_ms = (elapsed_ms * 10.0).round() / 10.0;
+        match result {
+            Ok(scan) => ScanOutput {
+                file,
+                ok: true,
+                scan: Some(scan),
+                error: None,
+                elapsed_ms,
+            },
+            Err(ScanError::Refused(r)) => ScanOutput {
+                file,
+                ok: false,
+                scan: None,
+                error: Some(ErrorBody {
+                    code: r.code().to_owned(),
+                    message: r.message().to_owned(),
+                }),
+                elapsed_ms,
+            },
+            Err(ScanError::Recognizer(_)) => ScanOutput {
+                elapsed_ms,
+                file,
+                ..Self::unavailable()
+            },
+        }
+    }
+
+    /// The answer when the reader itself failed (the model did not load or run).
+    pub fn unavailable() -> Self {
+        ScanOutput {
+            file: None,
+            ok: false,
+            scan: None,
+            error: Some(ErrorBody {
+                code: READER_FAILED.to_owned(),
+                message: "Pembaca KTP gagal; coba lagi atau isi data secara manual. / The KTP reader failed; try again or type the fields in.".to_owned(),
+            }),
+            elapsed_ms: 0.0,
+        }
+    }
+}
+
+/// A readable summary of one output: the file, then each field with its confidence and the
+/// warnings, or the refusal.
+pub fn summary(out: &ScanOutput) -> String {
+    let mut s = format!(
+        "{} ({:.1} ms)\n",
+        out.file.as_deref().unwrap_or("-"),
+        out.elapsed_ms
+    );
+    match (&out.scan, &out.error) {
+        (Some(scan), _) => {
+            for (k, f) in scan.reading.fields.pairs() {
+                s.push_str(&format!("  {k:<15} {:<40} {:.3}\n", f.value, f.confidence));
+            }
+            let w: Vec<String> = scan.reading.warnings.iter().map(|w| w.code()).collect();
+            s.push_str(&format!(
+                "  peringatan / warnings: {}",
+                if w.is_empty() {
+                    "-".to_owned()
+                } else {
+                    w.join(", ")
+                }
+            ));
+        }
+        (None, Some(e)) => s.push_str(&format!("  ditolak / refused: {} - {}", e.code, e.message)),
+        (None, None) => {}
+    }
+    s
+}
+
+/// The error code of a read that failed through no fault of the photo.
+pub const READER_FAILED: &str = "reader_failed";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_and_unsupported_formats_are_not_images() {
+        assert_eq!(decode(b"hello"), Err(Refusal::NotAnImage));
+        assert_eq!(decode(b""), Err(Refusal::NotAnImage));
+        // A GIF header is recognised but not accepted.
+        assert_eq!(decode(b"GIF89a\x01\x00\x01\x00"), Err(Refusal::NotAnImage));
+        // A truncated PNG.
+        assert_eq!(
+            decode(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"),
+            Err(Refusal::NotAnImage)
+        );
+    }
+
+    #[test]
+    fn a_png_claiming_huge_dimensions_is_refused_before_decoding() {
+        // IHDR for 100000 x 100000 (CRC wrong on purpose: the size check comes first or the
+        // decoder refuses; both end in a refusal, never an allocation).
+        let mut png = Vec::new();
+        png.extend_from_slice(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
+        png.extend_from_slice(&100_000u32.to_be_bytes());
+        png.extend_from_slice(&100_000u32.to_be_bytes());
+        png.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+        let r = decode(&png);
+        assert!(
+            matches!(r, Err(Refusal::ImageTooLarge | Refusal::NotAnImage)),
+            "{r:?}"
+        );
+        let big = vec![0u8; MAX_BYTES + 1];
+        assert_eq!(decode(&big), Err(Refusal::ImageTooLarge));
+    }
+
+    #[test]
+    fn refusal_codes_are_stable_and_messages_say_it_in_indonesian_first() {
+        for r in Refusal::ALL {
+            assert_eq!(r.to_string(), r.code());
+            assert_eq!(Refusal::from_code(r.code()), Some(r));
+            assert!(r.message().contains(" / "));
+        }
+    }
+
+    #[test]
+    fn gray_weights_match_the_usual_luma() {
+        let img = RgbImage::from_raw(3, 1, vec![255, 0, 0, 0, 255, 0, 10, 20, 30]).unwrap();
+        let g = to_gray(&img);
+        assert_eq!(g.as_raw(), &vec![77, 149, 18]);
+    }
+}

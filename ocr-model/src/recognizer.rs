@@ -1,0 +1,355 @@
+//! The line recogniser: the shipped CNN + CTC ONNX models (one fixed input width per bucket), run by
+//! tract, with the preprocessing contract of `training/README.md` ("What the Rust side must do").
+//!
+//! The model files are compiled into the binary (`include_bytes!`), so the node is one file and
+//! the reader needs nothing on disk. [`Recognizer::from_dir`] loads another set (a fresh training
+//! run) with the same contract.
+
+use std::path::Path;
+
+use image::GrayImage;
+use tract_onnx::prelude::*;
+
+use crate::ctc::{self, Charset, CtcError};
+
+/// Height of every line crop the model reads.
+pub const LINE_HEIGHT: u32 = 32;
+/// The input widths with a model each; a line gets the smallest that holds it.
+pub const BUCKETS: [u32; 4] = [128, 256, 384, 480];
+/// Input columns per output timestep.
+pub const STRIDE: u32 = 4;
+/// Floor on the standard deviation used to normalise a crop (a blank crop stays blank).
+const STD_FLOOR: f32 = 0.02;
+
+/// The shipped model files, in [`BUCKETS`] order, and the charset.
+const SHIPPED: [&[u8]; 4] = [
+    include_bytes!("../model/ktp-line-w128.onnx"),
+    include_bytes!("../model/ktp-line-w256.onnx"),
+    include_bytes!("../model/ktp-line-w384.onnx"),
+    include_bytes!("../model/ktp-line-w480.onnx"),
+];
+const SHIPPED_CHARSET: &str = include_str!("../model/charset.txt");
+
+/// Why the recogniser could not be loaded or run.
+#[derive(Debug, thiserror::Error)]
+pub enum RecognizerError {
+    #[error("reading model file {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("loading the ONNX model for width {width}")]
+    Load {
+        width: u32,
+        #[source]
+        source: anyhow_tract::Error,
+    },
+    #[error("running the model for width {width}")]
+    Run {
+        width: u32,
+        #[source]
+        source: anyhow_tract::Error,
+    },
+    #[error("the model's output has shape {shape:?}, expected [1, {t}, >= {classes}]")]
+    OutputShape {
+        shape: Vec<usize>,
+        t: usize,
+        classes: usize,
+    },
+    #[error("charset")]
+    Charset(#[from] CtcError),
+    #[error(
+        "a line crop must be {LINE_HEIGHT} pixels high and at least 1 wide, not {width}x{height}"
+    )]
+    CropSize { width: u32, height: u32 },
+}
+
+/// tract's error type, named so the variants above can keep it as their source.
+mod anyhow_tract {
+    pub type Error = tract_onnx::prelude::TractError;
+}
+
+type Plan = std::sync::Arc<TypedRunnableModel>;
+
+/// Log-probabilities of one line: `t` timesteps of `c` classes, row-major, class 0 the CTC blank.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineLogits {
+    pub t: usize,
+    pub c: usize,
+    pub logp: Vec<f32>,
+}
+
+impl LineLogits {
+    /// Greedy decoding over every character.
+    pub fn greedy(&self, charset: &Charset) -> Result<ctc::Decoded, CtcError> {
+        ctc::greedy(&self.logp, self.t, self.c, charset)
+    }
+
+    /// Greedy decoding restricted to the blank and `allowed`.
+    pub fn constrained(&self, charset: &Charset, allowed: &str) -> Result<ctc::Decoded, CtcError> {
+        ctc::greedy_constrained(&self.logp, self.t, self.c, charset, allowed)
+    }
+
+    /// The best path that fits `template` (one character set per character).
+    pub fn template(
+        &self,
+        charset: &Charset,
+        template: &[&str],
+    ) -> Result<Option<ctc::Decoded>, CtcError> {
+        ctc::best_path_template(&self.logp, self.t, self.c, charset, template)
+    }
+
+    /// Mean over timesteps of the best class's log-probability: how sure the model is of this
+    /// line as a whole, comparable between crops of different widths.
+    pub fn mean_best_logp(&self) -> f32 {
+        let c = self.c.max(1);
+        let sum: f32 = self
+            .logp
+            .chunks_exact(c)
+            .map(|row| row.iter().copied().fold(f32::NEG_INFINITY, f32::max))
+            .sum();
+        sum / self.t.max(1) as f32
+    }
+
+    /// The timesteps after the last one whose best class is `ch`, or `None` if there is none.
+    pub fn after_last(&self, charset: &Charset, ch: char) -> Option<LineLogits> {
+        let k = charset.class_of(ch)?;
+        let c = self.c.max(1);
+        let last = self.logp.chunks_exact(c).rposition(|row| {
+            row.iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .is_some_and(|(i, _)| i == k)
+        })?;
+        Some(LineLogits {
+            t: self.t - last - 1,
+            c: self.c,
+            logp: self.logp[(last + 1) * c..].to_vec(),
+        })
+    }
+}
+
+/// The loaded models (one optimised plan per width bucket) and the charset. Cheap to share:
+/// `recognize` takes `&self` and may run on several threads at once.
+pub struct Recognizer {
+    plans: Vec<(u32, Plan)>,
+    charset: Charset,
+}
+
+impl std::fmt::Debug for Recognizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recognizer")
+            .field(
+                "buckets",
+                &self.plans.iter().map(|p| p.0).collect::<Vec<_>>(),
+            )
+            .field("classes", &self.charset.num_classes())
+            .finish()
+    }
+}
+
+impl Recognizer {
+    /// The model compiled into this binary.
+    pub fn shipped() -> Result<Self, RecognizerError> {
+        let files: Vec<(u32, &[u8])> = BUCKETS.iter().copied().zip(SHIPPED).collect();
+        Self::from_bytes(&files, SHIPPED_CHARSET)
+    }
+
+    /// A model set in `dir`: `ktp-line-w{W}.onnx` for every bucket and `charset.txt`, as written
+    /// by `training/train.sh`.
+    pub fn from_dir(dir: &Path) -> Result<Self, RecognizerError> {
+        let read = |name: String| {
+            let path = dir.join(&name);
+            std::fs::read(&path).map_err(|source| RecognizerError::Read {
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        let mut files = Vec::new();
+        for w in BUCKETS {
+            files.push((w, read(format!("ktp-line-w{w}.onnx"))?));
+        }
+        let charset = String::from_utf8_lossy(&read("charset.txt".to_owned())?).into_owned();
+        let refs: Vec<(u32, &[u8])> = files.iter().map(|(w, b)| (*w, b.as_slice())).collect();
+        Self::from_bytes(&refs, &charset)
+    }
+
+    fn from_bytes(files: &[(u32, &[u8])], charset_txt: &str) -> Result<Self, RecognizerError> {
+        let charset = Charset::from_charset_txt(charset_txt)?;
+        let mut plans = Vec::new();
+        for &(width, bytes) in files {
+            let load = || -> TractResult<Plan> {
+                tract_onnx::onnx()
+                    .model_for_read(&mut std::io::Cursor::new(bytes))?
+                    .with_input_fact(
+                        0,
+                        f32::fact([1, 1, LINE_HEIGHT as usize, width as usize]).into(),
+                    )?
+                    .into_optimized()?
+                    .into_runnable()
+            };
+            let plan = load().map_err(|source| RecognizerError::Load { width, source })?;
+            plans.push((width, plan));
+        }
+        Ok(Recognizer { plans, charset })
+    }
+
+    /// The character set of the model (class k is `charset.char_of(k)`, class 0 the blank).
+    pub fn charset(&self) -> &Charset {
+        &self.charset
+    }
+
+    /// Reads one straightened grey line crop, `LINE_HEIGHT` pixels high.
+    pub fn recognize(&self, crop: &GrayImage) -> Result<LineLogits, RecognizerError> {
+        if crop.height() != LINE_HEIGHT || crop.width() == 0 {
+            return Err(RecognizerError::CropSize {
+                width: crop.width(),
+                height: crop.height(),
+            });
+        }
+        let (width, input) = prepare(crop);
+        let plan = self
+            .plans
+            .iter()
+            .find(|(w, _)| *w == width)
+            .map(|(_, p)| p)
+            .ok_or(RecognizerError::CropSize {
+                width: crop.width(),
+                height: crop.height(),
+            })?;
+        let tensor: Tensor = tract_ndarray::Array4::from_shape_vec(
+            (1, 1, LINE_HEIGHT as usize, width as usize),
+            input,
+        )
+        .map_err(|e| RecognizerError::Run {
+            width,
+            source: e.into(),
+        })?
+        .into();
+        let out = plan
+            .run(tvec!(tensor.into()))
+            .map_err(|source| RecognizerError::Run { width, source })?;
+        let view = out[0]
+            .to_plain_array_view::<f32>()
+            .map_err(|source| RecognizerError::Run { width, source })?;
+        let shape = view.shape().to_vec();
+        let t = (width / STRIDE) as usize;
+        let classes = self.charset.num_classes();
+        if shape.len() != 3 || shape[0] != 1 || shape[1] != t || shape[2] < classes {
+            return Err(RecognizerError::OutputShape { shape, t, classes });
+        }
+        Ok(LineLogits {
+            t,
+            c: shape[2],
+            logp: view.iter().copied().collect(),
+        })
+    }
+}
+
+/// The smallest bucket holding `width` columns (the largest for wider lines, which are squeezed).
+pub fn bucket_for(width: u32) -> u32 {
+    BUCKETS
+        .iter()
+        .copied()
+        .find(|&b| width <= b)
+        .unwrap_or(BUCKETS[BUCKETS.len() - 1])
+}
+
+/// Steps 1-4 of the contract: squeeze to the largest bucket if wider, normalise by the crop's own
+/// mean and standard deviation, right-pad by repeating the last column. Returns the bucket width
+/// and the `[32, W]` row-major input.
+pub fn prepare(crop: &GrayImage) -> (u32, Vec<f32>) {
+    let max = BUCKETS[BUCKETS.len() - 1];
+    let squeezed;
+    let crop = if crop.width() > max {
+        squeezed = image::imageops::resize(
+            crop,
+            max,
+            LINE_HEIGHT,
+            image::imageops::FilterType::Triangle,
+        );
+        &squeezed
+    } else {
+        crop
+    };
+    let (w, h) = (crop.width() as usize, crop.height() as usize);
+    let n = (w * h) as f64;
+    let (mut sum, mut sq) = (0.0f64, 0.0f64);
+    for p in crop.as_raw() {
+        let v = f64::from(*p) / 255.0;
+        sum += v;
+        sq += v * v;
+    }
+    let mean = sum / n;
+    let std = ((sq / n - mean * mean).max(0.0)).sqrt() as f32;
+    let (mean, scale) = (mean as f32, 1.0 / std.max(STD_FLOOR));
+    let width = bucket_for(w as u32);
+    let wb = width as usize;
+    let mut out = vec![0.0f32; h * wb];
+    let raw = crop.as_raw();
+    for y in 0..h {
+        let row = &raw[y * w..(y + 1) * w];
+        let dst = &mut out[y * wb..(y + 1) * wb];
+        for (x, d) in dst.iter_mut().enumerate() {
+            let p = row[x.min(w - 1)];
+            *d = (f32::from(p) / 255.0 - mean) * scale;
+        }
+    }
+    (width, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_the_smallest_that_fit() {
+        assert_eq!(bucket_for(1), 128);
+        assert_eq!(bucket_for(128), 128);
+        assert_eq!(bucket_for(129), 256);
+        assert_eq!(bucket_for(480), 480);
+        assert_eq!(bucket_for(900), 480);
+    }
+
+    #[test]
+    fn prepare_normalises_and_pads_with_the_last_column() {
+        let mut crop = GrayImage::new(10, LINE_HEIGHT);
+        for (x, _, p) in crop.enumerate_pixels_mut() {
+            p.0[0] = if x < 5 { 0 } else { 255 };
+        }
+        let (w, input) = prepare(&crop);
+        assert_eq!(w, 128);
+        assert_eq!(input.len(), 128 * 32);
+        // Half black, half white: mean 0.5, std 0.5, so -1 and +1; padding repeats the white column.
+        assert!((input[0] + 1.0).abs() < 1e-5);
+        assert!((input[9] - 1.0).abs() < 1e-5);
+        assert!((input[127] - 1.0).abs() < 1e-5);
+        // A flat crop does not blow up.
+        let flat = GrayImage::from_pixel(40, LINE_HEIGHT, image::Luma([200]));
+        let (_, input) = prepare(&flat);
+        assert!(input.iter().all(|v| v.abs() < 1e-3));
+    }
+
+    #[test]
+    fn wide_crops_are_squeezed_to_the_largest_bucket() {
+        let crop = GrayImage::from_pixel(700, LINE_HEIGHT, image::Luma([100]));
+        let (w, input) = prepare(&crop);
+        assert_eq!(w, 480);
+        assert_eq!(input.len(), 480 * 32);
+    }
+
+    #[test]
+    fn shipped_model_loads_and_reads_a_blank_line_as_nothing() {
+        let r = Recognizer::shipped().expect("shipped model loads");
+        let blank = GrayImage::from_pixel(200, LINE_HEIGHT, image::Luma([210]));
+        let logits = r.recognize(&blank).expect("runs");
+        assert_eq!(logits.t, 64);
+        let d = logits.greedy(r.charset()).expect("decodes");
+        assert_eq!(d.text.trim(), "");
+        assert!(matches!(
+            r.recognize(&GrayImage::new(10, 20)),
+            Err(RecognizerError::CropSize { .. })
+        ));
+    }
+}

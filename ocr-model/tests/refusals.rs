@@ -1,0 +1,121 @@
+//! Photos that cannot be read honestly are refused with the right reason, and a card held upside
+//! down is still read: each case is made from a rendered held-out card by a plain image operation.
+
+use std::sync::OnceLock;
+
+use image::{Rgb, RgbImage, imageops};
+use ocr_model::reader::{KtpReader, Refusal, ScanError};
+use ocr_model::synth::{FontSet, Renderer, Sample, Split, Tier, fonts};
+
+fn reader() -> &'static KtpReader {
+    static R: OnceLock<KtpReader> = OnceLock::new();
+    R.get_or_init(|| KtpReader::shipped().expect("shipped model"))
+}
+
+fn card(tier: Tier, index: u64) -> Sample {
+    let fonts = FontSet::load(&fonts::default_font_dir(), Split::Heldout).expect("fonts");
+    Renderer::new(fonts, tier, 11)
+        .render(index)
+        .expect("render")
+}
+
+fn refusal(img: &RgbImage) -> Option<Refusal> {
+    match reader().read_image(img) {
+        Err(ScanError::Refused(r)) => Some(r),
+        Err(e) => panic!("reader failed: {e}"),
+        Ok(_) => None,
+    }
+}
+
+#[test]
+fn a_card_is_read_upright_and_upside_down() {
+    let s = card(Tier::Scan, 1);
+    let upright = reader().read_image(&s.image).expect("upright read");
+    let turned = reader()
+        .read_image(&imageops::rotate180(&s.image))
+        .expect("upside-down read");
+    assert_eq!(upright.reading.fields.nik.value, s.label.fields.nik);
+    assert_eq!(turned.reading.fields.nik.value, s.label.fields.nik);
+    assert!(turned.quality.upside_down && !upright.quality.upside_down);
+}
+
+#[test]
+fn a_dark_photo_is_refused_as_too_dark() {
+    let mut img = card(Tier::Photo, 2).image;
+    for p in img.pixels_mut() {
+        p.0 = p.0.map(|v| (f32::from(v) * 0.12) as u8);
+    }
+    assert_eq!(refusal(&img), Some(Refusal::TooDark));
+}
+
+#[test]
+fn a_heavily_blurred_photo_is_refused_as_too_blurred() {
+    let img = imageops::blur(&card(Tier::Photo, 3).image, 7.0);
+    assert_eq!(refusal(&img), Some(Refusal::TooBlurred));
+}
+
+#[test]
+fn glare_over_the_nik_is_refused() {
+    let s = card(Tier::Scan, 4);
+    let mut img = s.image.clone();
+    let nik = s
+        .label
+        .lines
+        .iter()
+        .find(|l| l.key == "nik")
+        .expect("nik line");
+    let (x0, x1) = (
+        nik.quad[0][0].min(nik.quad[3][0]),
+        nik.quad[1][0].max(nik.quad[2][0]),
+    );
+    let (y0, y1) = (
+        nik.quad[0][1].min(nik.quad[1][1]),
+        nik.quad[2][1].max(nik.quad[3][1]),
+    );
+    let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+    let (rx, ry) = ((x1 - x0) * 0.45, (y1 - y0) * 1.2);
+    for (x, y, p) in img.enumerate_pixels_mut() {
+        let d = ((x as f32 - cx) / rx).powi(2) + ((y as f32 - cy) / ry).powi(2);
+        if d < 1.0 {
+            *p = Rgb([255, 255, 255]);
+        }
+    }
+    assert_eq!(refusal(&img), Some(Refusal::GlareOnNik));
+}
+
+#[test]
+fn a_far_away_card_is_refused_as_too_small() {
+    let img = card(Tier::Photo, 5).image;
+    let small = imageops::resize(
+        &img,
+        300,
+        300 * img.height() / img.width(),
+        imageops::FilterType::Triangle,
+    );
+    assert_eq!(refusal(&small), Some(Refusal::ImageTooSmall));
+    // A big photo with a small card in it.
+    let mut big = RgbImage::from_pixel(1600, 1200, Rgb([70, 50, 40]));
+    imageops::overlay(&mut big, &small, 650, 500);
+    assert_eq!(refusal(&big), Some(Refusal::ImageTooSmall));
+}
+
+#[test]
+fn a_card_shaped_thing_without_the_layout_is_not_a_ktp() {
+    // A light card with a few dark bars on a dark desk: card-shaped, but no KTP rows.
+    let mut img = RgbImage::from_pixel(1000, 750, Rgb([40, 35, 30]));
+    for y in 150..600 {
+        for x in 140..860 {
+            img.put_pixel(x, y, Rgb([225, 228, 230]));
+        }
+    }
+    for y in 300..330 {
+        for x in 200..700 {
+            img.put_pixel(x, y, Rgb([30, 30, 30]));
+        }
+    }
+    assert_eq!(refusal(&img), Some(Refusal::NotAKtp));
+    assert_eq!(
+        refusal(&RgbImage::from_pixel(800, 600, Rgb([128, 128, 128]))),
+        Some(Refusal::NotAKtp)
+    );
+}
