@@ -26,6 +26,15 @@ pub enum Command {
     RebuildProjections,
     /// Compact every stored document into one snapshot.
     Compact,
+    /// Read e-KTP photos with the built-in reader and print one JSON object per image.
+    Ocr {
+        /// Print one JSON object per image, one per line (otherwise a readable summary).
+        #[arg(long)]
+        json: bool,
+        /// Image files (JPEG, PNG or WebP).
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
     /// Set a new password for a user (for example a forgotten admin password).
     SetPassword {
         /// The user name.
@@ -83,9 +92,15 @@ pub struct Opts {
     /// Login attempts allowed per client per minute [default: 10].
     #[arg(long, env = "CLINIC_NODE_LOGIN_PER_MINUTE", global = true)]
     pub login_per_minute: Option<u32>,
-    /// Kiosk requests (register, take a ticket) allowed per device per minute [default: 60].
+    /// Kiosk requests (scan, register, take a ticket) allowed per device per minute [default: 60].
     #[arg(long, env = "CLINIC_NODE_KIOSK_PER_MINUTE", global = true)]
     pub kiosk_per_minute: Option<u32>,
+    /// Threads reading KTP photos [default: 1].
+    #[arg(long, env = "CLINIC_NODE_OCR_THREADS", global = true)]
+    pub ocr_threads: Option<usize>,
+    /// KTP photos that may wait for a reader thread; more are answered 503 ocr_busy [default: 4].
+    #[arg(long, env = "CLINIC_NODE_OCR_QUEUE", global = true)]
+    pub ocr_queue: Option<usize>,
 }
 
 /// The config file's shape: the same options as the flags, all optional.
@@ -102,6 +117,8 @@ struct FileConfig {
     session_hours: Option<u32>,
     login_per_minute: Option<u32>,
     kiosk_per_minute: Option<u32>,
+    ocr_threads: Option<usize>,
+    ocr_queue: Option<usize>,
 }
 
 /// The validated configuration the node runs with.
@@ -118,6 +135,8 @@ pub struct Config {
     pub session_hours: u32,
     pub login_per_minute: u32,
     pub kiosk_per_minute: u32,
+    pub ocr_threads: usize,
+    pub ocr_queue: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -215,6 +234,12 @@ impl Config {
                 .or(file.kiosk_per_minute)
                 .unwrap_or(60)
                 .max(1),
+            ocr_threads: opts
+                .ocr_threads
+                .or(file.ocr_threads)
+                .unwrap_or(1)
+                .clamp(1, 16),
+            ocr_queue: opts.ocr_queue.or(file.ocr_queue).unwrap_or(4).clamp(1, 256),
         })
     }
 }

@@ -9,6 +9,7 @@
 //! - [`auth`]: users, logins, kiosk devices, roles.
 //! - [`http`]: the axum router, one file per resource, the one [`http::AppError`].
 //! - [`metrics`]: counters for `/metrics`.
+//! - [`ocr`]: the KTP reader's worker threads and bounded queue.
 //!
 //! Entry points: [`Node::open`] prepares everything (database, identity, first admin, writer) and
 //! [`Node::serve`] answers HTTP on a bound listener until a shutdown future resolves; [`run`] does both.
@@ -18,6 +19,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod metrics;
+pub mod ocr;
 pub mod store;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
@@ -38,6 +40,7 @@ use store::{
 pub struct Node {
     state: http::AppState,
     writer: Writer,
+    ocr: ocr::OcrWorkers,
     /// Set when the first run generated the admin password; show it once.
     pub generated_admin_password: Option<String>,
     shutdown: CancellationToken,
@@ -82,6 +85,8 @@ impl Node {
         let (writer, handle) =
             tokio::task::spawn_blocking(move || Writer::start(conn, identity, &name)).await??;
         let shutdown = CancellationToken::new();
+        let (ocr_service, ocr) = ocr::start(config.ocr_threads, config.ocr_queue)
+            .context("starting the KTP reader threads")?;
         let state = http::AppState {
             writer: handle,
             reads: ReadPool::new(db_path),
@@ -92,10 +97,12 @@ impl Node {
             secret,
             sessions: http::SessionCache::default(),
             shutdown: shutdown.clone(),
+            ocr: ocr_service,
         };
         Ok(Self {
             state,
             writer,
+            ocr,
             generated_admin_password: generated,
             shutdown,
         })
@@ -119,6 +126,7 @@ impl Node {
         let Node {
             state,
             writer,
+            ocr,
             shutdown: token,
             ..
         } = self;
@@ -134,15 +142,25 @@ impl Node {
         token.cancel();
         // Every writer handle is gone once the router and this state are dropped; the writer then drains.
         drop(state);
-        tokio::task::spawn_blocking(move || writer.join()).await?;
+        tokio::task::spawn_blocking(move || {
+            writer.join();
+            ocr.join();
+        })
+        .await?;
         served.context("serving HTTP")
     }
 
     /// Stops a node that is not serving (tests).
     pub async fn close(self) {
-        let Node { state, writer, .. } = self;
+        let Node {
+            state, writer, ocr, ..
+        } = self;
         drop(state);
-        let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            writer.join();
+            ocr.join();
+        })
+        .await;
     }
 
     /// A token cancelled when the node shuts down.

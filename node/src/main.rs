@@ -50,6 +50,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             println!("Compacted {n} documents.");
             Ok(())
         }
+        Command::Ocr { json, images } => ocr(json, &images),
         Command::SetPassword { username, password } => {
             let password = match password {
                 Some(p) => p,
@@ -67,6 +68,35 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `clinic-node ocr`: reads each image with the shipped model (loaded once) and prints the result.
+fn ocr(json: bool, images: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    use ocr_model::reader::{ErrorBody, KtpReader, ScanOutput};
+    let reader = KtpReader::shipped().context("loading the KTP model")?;
+    let mut out = std::io::stdout().lock();
+    for path in images {
+        let file = path.display().to_string();
+        let result = match std::fs::read(path) {
+            Ok(bytes) => ScanOutput::read(&reader, Some(file), &bytes),
+            Err(e) => ScanOutput {
+                file: Some(file),
+                ok: false,
+                scan: None,
+                error: Some(ErrorBody {
+                    code: "unreadable_file".into(),
+                    message: format!("Berkas tidak dapat dibaca / the file cannot be read: {e}"),
+                }),
+                elapsed_ms: 0.0,
+            },
+        };
+        if json {
+            writeln!(out, "{}", serde_json::to_string(&result)?)?;
+        } else {
+            writeln!(out, "{}", ocr_model::reader::summary(&result))?;
+        }
+    }
+    Ok(())
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {

@@ -1,5 +1,5 @@
 //! Process-wide counters for the Prometheus text at `/metrics`: HTTP answers by route and status class,
-//! commits (count, batch sizes, latency histogram) and events by type. Plain atomics and one mutex-guarded
+//! commits (count, batch sizes, latency histogram), events by type and KTP scans. Plain atomics and one mutex-guarded
 //! map; nothing here blocks on I/O.
 
 use std::{
@@ -20,6 +20,19 @@ static COMMIT_MICROS: AtomicU64 = AtomicU64::new(0);
 // Mutexes are held only to bump a counter, never across an await.
 static HTTP: Mutex<BTreeMap<(String, u16), u64>> = Mutex::new(BTreeMap::new());
 static EVENTS: Mutex<BTreeMap<&'static str, u64>> = Mutex::new(BTreeMap::new());
+static SCANS_READ: AtomicU64 = AtomicU64::new(0);
+static SCANS_REFUSED: AtomicU64 = AtomicU64::new(0);
+static SCAN_MICROS: AtomicU64 = AtomicU64::new(0);
+
+/// Records one KTP scan: read or refused, and how long the reader took.
+pub fn record_scan(read: bool, elapsed_ms: f64) {
+    if read {
+        SCANS_READ.fetch_add(1, Ordering::Relaxed);
+    } else {
+        SCANS_REFUSED.fetch_add(1, Ordering::Relaxed);
+    }
+    SCAN_MICROS.fetch_add((elapsed_ms * 1e3) as u64, Ordering::Relaxed);
+}
 
 /// Records one group commit of `commands` commands that took `took`.
 pub fn record_commit(commands: usize, took: Duration) {
@@ -106,6 +119,19 @@ pub fn render(extra: &[(&str, &str, f64)]) -> String {
     for (ty, n) in EVENTS.lock().expect("metrics lock").iter() {
         let _ = writeln!(out, "clinic_events_total{{type=\"{ty}\"}} {n}");
     }
+    let _ = writeln!(
+        out,
+        "# HELP clinic_ktp_scans_total KTP photos read or refused.\n# TYPE clinic_ktp_scans_total counter\n\
+         clinic_ktp_scans_total{{outcome=\"read\"}} {}\nclinic_ktp_scans_total{{outcome=\"refused\"}} {}",
+        SCANS_READ.load(Ordering::Relaxed),
+        SCANS_REFUSED.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP clinic_ktp_scan_seconds_sum Time the KTP reader spent.\n# TYPE clinic_ktp_scan_seconds_sum counter\n\
+         clinic_ktp_scan_seconds_sum {}",
+        SCAN_MICROS.load(Ordering::Relaxed) as f64 / 1e6
+    );
     for (name, help, v) in extra {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
     }

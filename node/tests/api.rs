@@ -233,6 +233,8 @@ async fn every_route_checks_roles() {
         ),
         ("POST", "/api/v1/queue/tickets/{ticket}/recall", "oc", None),
         ("GET", "/api/v1/queue/stats", "oc", None),
+        // A JSON body: allowed callers get 400 invalid_multipart, the others 401/403 first.
+        ("POST", "/api/v1/ktp/scan", "koc", Some(json!({}))),
         ("GET", "/api/v1/events", "c", None),
         ("GET", "/api/v1/health", "akoc", None),
         ("GET", "/api/v1/ready", "akoc", None),
@@ -1361,5 +1363,114 @@ async fn the_live_stream_announces_committed_tickets_without_patient_ids() {
         !seen.contains(&pid),
         "the public stream carries no patient id"
     );
+    h.close().await;
+}
+
+/// A multipart body with one file field.
+fn multipart(field: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "ce-boundary-7d1f";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"ktp.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+impl Harness {
+    async fn scan(&self, token: &str, field: &str, bytes: &[u8]) -> Answer {
+        let (ct, body) = multipart(field, bytes);
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/ktp/scan")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", ct)
+            .body(Body::from(body))
+            .unwrap();
+        self.send(req).await
+    }
+}
+
+#[tokio::test]
+async fn a_kiosk_scans_a_ktp_photo_and_bad_photos_are_refused_plainly() {
+    use ocr_model::synth::{FontSet, Renderer, Split, Tier, fonts};
+    let h = Harness::start().await;
+    let fonts = FontSet::load(&fonts::default_font_dir(), Split::Heldout).unwrap();
+    let sample = Renderer::new(fonts, Tier::Photo, 31).render(3).unwrap();
+    let (jpeg, _) = sample.file_bytes().unwrap();
+    let before = h.counts();
+
+    let r = h.scan(&h.kiosk, "image", &jpeg).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["ok"], true);
+    let fields = r.body["fields"].as_object().unwrap();
+    let keys: Vec<&str> = fields.keys().map(String::as_str).collect();
+    assert_eq!(keys.len(), 17, "{keys:?}");
+    for k in [
+        "nik",
+        "name",
+        "birth_date",
+        "sex",
+        "rt_rw",
+        "province",
+        "valid_until",
+    ] {
+        let f = &fields[k];
+        assert!(
+            f["value"].is_string() && f["confidence"].is_number(),
+            "{k}: {f}"
+        );
+    }
+    assert_eq!(fields["nik"]["value"].as_str().unwrap().len(), 16);
+    assert!(r.body["warnings"].is_array());
+    assert!(r.body["elapsed_ms"].as_f64().unwrap() > 0.0);
+    // Reading a card stores nothing.
+    assert_eq!(h.counts(), before);
+
+    // Not an image, not a KTP, no image field, a JSON body, too large: each a plain 4xx.
+    let r = h.scan(&h.operator, "image", b"this is not a photo").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["code"], "not_an_image");
+    assert_eq!(r.body["ok"], false);
+    assert_eq!(r.body["error"]["code"], "not_an_image");
+    let mut png = Vec::new();
+    image::RgbImage::from_pixel(640, 480, image::Rgb([90, 60, 40]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let r = h.scan(&h.operator, "image", &png).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["code"], "not_a_ktp");
+    assert!(r.body["message"].as_str().unwrap().contains("KTP"));
+    let r = h.scan(&h.operator, "photo", &jpeg).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.body["code"], "missing_image");
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/ktp/scan",
+            Some(&h.operator),
+            Some(json!({"image": "x"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.body["code"], "invalid_multipart");
+    let big = vec![0xffu8; ocr_model::reader::MAX_BYTES + 1];
+    let r = h.scan(&h.operator, "image", &big).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+    assert_eq!(r.body["code"], "image_too_large");
+    // Anonymous callers may not scan.
+    let (ct, body) = multipart("image", &jpeg);
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/ktp/scan")
+        .header("content-type", ct)
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(h.send(req).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.counts(), before);
     h.close().await;
 }

@@ -21,6 +21,9 @@ pub struct AppError {
     pub retry_after: Option<u64>,
     /// The cause of a 500, logged and never shown.
     pub source: Option<anyhow::Error>,
+    /// More members of the JSON body beside `code` and `message` (an object), for answers that
+    /// carry their own shape too (a refused KTP scan).
+    pub extra: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -37,6 +40,7 @@ impl AppError {
             message: message.into(),
             retry_after: None,
             source: None,
+            extra: None,
         }
     }
 
@@ -96,14 +100,21 @@ impl IntoResponse for AppError {
         if let Some(source) = &self.source {
             tracing::error!(error = format!("{source:#}"), "request failed");
         }
-        let mut resp = (
-            self.status,
-            Json(Body {
-                code: self.code,
-                message: &self.message,
-            }),
-        )
-            .into_response();
+        let mut resp = match self.extra {
+            Some(serde_json::Value::Object(mut extra)) => {
+                extra.insert("code".into(), self.code.into());
+                extra.insert("message".into(), self.message.clone().into());
+                (self.status, Json(serde_json::Value::Object(extra))).into_response()
+            }
+            _ => (
+                self.status,
+                Json(Body {
+                    code: self.code,
+                    message: &self.message,
+                }),
+            )
+                .into_response(),
+        };
         if let Some(secs) = self.retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {

@@ -3,6 +3,7 @@
 
 mod clinic;
 pub mod error;
+mod ktp;
 mod ops;
 mod patients;
 mod queue;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub sessions: SessionCache,
     /// Cancelled at shutdown, so long-lived streams end and the server can drain.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// The KTP reader's queue.
+    pub ocr: crate::ocr::OcrService,
 }
 
 /// A read-write connection for users, sessions and devices, used from blocking threads only.
@@ -346,6 +349,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/queue/call-next"),
     ("POST", "/api/v1/queue/tickets/{id}/{action}"),
     ("GET", "/api/v1/queue/stats"),
+    ("POST", "/api/v1/ktp/scan"),
     ("GET", "/api/v1/events"),
     ("GET", "/api/v1/live"),
     ("GET", "/api/v1/health"),
@@ -379,6 +383,10 @@ pub fn router(state: AppState) -> Router {
         .route("/queue/tickets/{id}/{action}", post(queue::transition))
         .route("/queue/call-next", post(queue::call_next))
         .route("/queue/stats", get(queue::stats))
+        .route(
+            "/ktp/scan",
+            post(ktp::scan).layer(DefaultBodyLimit::max(ktp::BODY_LIMIT)),
+        )
         .route("/events", get(ops::events))
         .route("/live", get(ops::live))
         .route("/health", get(ops::health))
