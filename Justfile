@@ -17,6 +17,19 @@ bench:
     cargo build --release -p clinic-node
     cargo bench -p clinic-node --bench issue_ticket
     cargo bench -p clinic-node --bench startup
+    cargo bench -p ocr-model --bench ktp_read
+
+# The KTP reader against Tesseract 5 on the same held-out photos (apt-get install tesseract-ocr tesseract-ocr-ind)
+bench-ocr CARDS="100":
+    cargo bench -p ocr-model --bench ktp_read -- --cards {{CARDS}}
+
+# Read KTP photos with the shipped model, one JSON object per image
+ocr +IMAGES:
+    cargo run --release -p clinic-node -- ocr --json {{IMAGES}}
+
+# Score the reader on freshly rendered held-out cards, per tier
+eval-ocr COUNT="300":
+    cargo run --release -p ocr-model --bin ktp-eval -- --count {{COUNT}}
 
 # Rebuild the queue view and patient search from the stored documents
 rebuild DATA="clinic-edge-data":
@@ -26,10 +39,12 @@ rebuild DATA="clinic-edge-data":
 render-ktp *ARGS:
     cargo run --release -p ocr-model --bin render-ktp -- {{ARGS}}
 
-# Fuzz the document loader and the request parsing for SECONDS each (needs nightly and `cargo install cargo-fuzz`)
+# Fuzz the document loader, the request parsing and the KTP reader for SECONDS each (needs nightly and `cargo install cargo-fuzz`)
 fuzz SECONDS="60":
     cd crdt-schema/fuzz && cargo +nightly fuzz run document_bytes -- -max_total_time={{SECONDS}}
     cd crdt-schema/fuzz && cargo +nightly fuzz run patient_input -- -max_total_time={{SECONDS}}
+    cd ocr-model/fuzz && cargo +nightly fuzz run scan_bytes -- -max_total_time={{SECONDS}} -timeout=10
+    cd ocr-model/fuzz && cargo +nightly fuzz run scan_pixels -- -max_total_time={{SECONDS}} -timeout=10
 
 # Train the KTP line recogniser and export its ONNX models (about 100 minutes; SMOKE=1 for a 10-minute check)
 train-ocr:

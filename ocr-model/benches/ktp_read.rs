@@ -9,7 +9,8 @@
 //! - runs Tesseract 5 (`tesseract-ocr` + `tesseract-ocr-ind`) with the usual KTP recipe: grey,
 //!   upscale to 1500 px wide, Otsu binarisation, `--psm 6 -l ind`, then regular expressions for the
 //!   NIK (16 digits after the usual letter-for-digit repairs) and the name (the text after "Nama").
-//!   One process per image, as pytesseract does; its time includes the preprocessing;
+//!   One process per image, as pytesseract does, held to one thread (`OMP_THREAD_LIMIT=1`); its time
+//!   includes the preprocessing;
 //! - prints NIK and name exact match per tier for both, and the speed ratio.
 //!
 //! Without Tesseract installed it reports the reader alone and says so.
@@ -104,6 +105,7 @@ fn tesseract(path: &Path, tmp: &Path) -> Option<(String, String, f64)> {
         .arg(&pre)
         .arg("stdout")
         .args(["-l", "ind", "--psm", "6"])
+        .env("OMP_THREAD_LIMIT", "1")
         .output()
         .ok()?;
     let ms = t.elapsed().as_secs_f64() * 1e3;

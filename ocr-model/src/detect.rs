@@ -629,8 +629,8 @@ mod tests {
         draw_quad(&mut img, &[q[1], q[2], q[3], q[0]], [190, 220, 235]);
         let found = find_card(&img).expect("card");
         let want = [q[1], q[2], q[3], q[0]];
-        for i in 0..4 {
-            assert!(dist(found.corners[i], want[i]) < 8.0, "{:?}", found.corners);
+        for (got, want) in found.corners.iter().zip(want) {
+            assert!(dist(*got, want) < 8.0, "{:?}", found.corners);
         }
     }
 

@@ -45,7 +45,8 @@ pub const DIM_CARD_MEAN: f32 = 85.0;
 /// boxes (a clean line sits near -0.005).
 pub const RETRY_BELOW: f32 = -0.03;
 /// The lines worth a second look: they identify the person and cross-check the NIK.
-const RETRY_KEYS: [&str; 3] = ["nik", "name", "birth"];
+/// (Not the NIK: its fixed-format decoding and the repair against the card do better without.)
+const RETRY_KEYS: [&str; 2] = ["name", "birth"];
 
 /// Why a photo was not read. Each has a stable code and a message in Indonesian, then English.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -151,7 +152,7 @@ pub struct Quality {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Timings {
     pub detect: f64,
-    pub rectify: f64,
+    /// Straighten, measure and refuse, find the lines.
     pub layout: f64,
     pub cut: f64,
     pub recognize: f64,
@@ -316,7 +317,7 @@ impl KtpReader {
             lap(&mut timings.cut);
             let mut logits = self.recognizer.recognize(&crop)?;
             lap(&mut timings.recognize);
-            // A doubtful identity line (NIK, name, birth) is read again from boxes nudged up, down
+            // A doubtful name or birth line is read again from boxes nudged up, down
             // and larger; the reading the model is surest of (per timestep, so the length does not
             // bias it) is kept.
             if RETRY_KEYS.contains(&b.key) && logits.mean_best_logp() < RETRY_BELOW {

@@ -135,7 +135,6 @@ fn main() -> ExitCode {
                 if let Ok(scan) = reader.read_image(&img) {
                     let t = scan.timings;
                     sum.detect += t.detect;
-                    sum.rectify += t.rectify;
                     sum.layout += t.layout;
                     sum.cut += t.cut;
                     sum.recognize += t.recognize;
@@ -146,10 +145,9 @@ fn main() -> ExitCode {
             }
             let n: f64 = f64::max(n, 1.0);
             println!(
-                "  mean ms: decode {:.1}, detect {:.1}, rectify+checks {:.1}, layout {:.1}, cut {:.1}, recognize {:.1} ({:.1} lines), fields {:.2}",
+                "  mean ms: decode {:.1}, detect {:.1}, straighten+checks+layout {:.1}, cut {:.1}, recognize {:.1} ({:.1} lines), fields {:.2}",
                 decode / n,
                 sum.detect / n,
-                sum.rectify / n,
                 sum.layout / n,
                 sum.cut / n,
                 sum.recognize / n,
