@@ -29,7 +29,7 @@ struct Args {
     #[arg(long, default_value = "scan,photo,hard", value_delimiter = ',')]
     tiers: Vec<Tier>,
     /// Font split (held-out by default: faces the model never saw).
-    #[arg(long, default_value = "heldout", value_parser = parse_split)]
+    #[arg(long, default_value = "heldout")]
     fonts: Split,
     /// Reading threads.
     #[arg(long, default_value_t = 1)]
@@ -43,16 +43,6 @@ struct Args {
     /// Print where the time went (mean per stage over the read cards).
     #[arg(long)]
     timings: bool,
-}
-
-fn parse_split(s: &str) -> Result<Split, String> {
-    match s {
-        "train" => Ok(Split::Train),
-        "heldout" => Ok(Split::Heldout),
-        _ => Err(format!(
-            "unknown font split {s:?} (expected train or heldout)"
-        )),
-    }
 }
 
 fn main() -> ExitCode {

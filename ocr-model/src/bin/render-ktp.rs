@@ -38,7 +38,7 @@ struct Args {
     #[arg(long, default_value = "photo")]
     tier: Tier,
     /// train or heldout.
-    #[arg(long, default_value = "train", value_parser = parse_split)]
+    #[arg(long, default_value = "train")]
     fonts: Split,
     /// Also write straightened line crops and lines.tsv.
     #[arg(long)]
@@ -56,16 +56,6 @@ struct Args {
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-}
-
-fn parse_split(s: &str) -> Result<Split, String> {
-    match s {
-        "train" => Ok(Split::Train),
-        "heldout" => Ok(Split::Heldout),
-        _ => Err(format!(
-            "unknown font split {s:?} (expected train or heldout)"
-        )),
-    }
 }
 
 /// What one worker hands back for one card: its index, JSON label line and lines.tsv rows.

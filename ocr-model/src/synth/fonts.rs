@@ -32,6 +32,19 @@ pub enum Split {
     Heldout,
 }
 
+impl std::str::FromStr for Split {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "train" => Ok(Split::Train),
+            "heldout" => Ok(Split::Heldout),
+            _ => Err(format!(
+                "unknown font split {s:?} (expected train or heldout)"
+            )),
+        }
+    }
+}
+
 /// One entry of the fixed face table.
 #[derive(Debug, Clone, Copy)]
 pub struct FaceSpec {
