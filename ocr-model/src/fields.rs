@@ -91,28 +91,50 @@ pub struct KtpFields {
     pub valid_until: Field,
 }
 
+/// The 17 field keys of the scan JSON, in contract order.
+pub const FIELD_KEYS: [&str; 17] = [
+    "nik",
+    "name",
+    "birth_place",
+    "birth_date",
+    "sex",
+    "blood_type",
+    "address",
+    "rt_rw",
+    "village",
+    "district",
+    "regency",
+    "province",
+    "religion",
+    "marital_status",
+    "occupation",
+    "nationality",
+    "valid_until",
+];
+
 impl KtpFields {
     /// `(key, field)` pairs in contract order.
     pub fn pairs(&self) -> [(&'static str, &Field); 17] {
-        [
-            ("nik", &self.nik),
-            ("name", &self.name),
-            ("birth_place", &self.birth_place),
-            ("birth_date", &self.birth_date),
-            ("sex", &self.sex),
-            ("blood_type", &self.blood_type),
-            ("address", &self.address),
-            ("rt_rw", &self.rt_rw),
-            ("village", &self.village),
-            ("district", &self.district),
-            ("regency", &self.regency),
-            ("province", &self.province),
-            ("religion", &self.religion),
-            ("marital_status", &self.marital_status),
-            ("occupation", &self.occupation),
-            ("nationality", &self.nationality),
-            ("valid_until", &self.valid_until),
-        ]
+        let f = [
+            &self.nik,
+            &self.name,
+            &self.birth_place,
+            &self.birth_date,
+            &self.sex,
+            &self.blood_type,
+            &self.address,
+            &self.rt_rw,
+            &self.village,
+            &self.district,
+            &self.regency,
+            &self.province,
+            &self.religion,
+            &self.marital_status,
+            &self.occupation,
+            &self.nationality,
+            &self.valid_until,
+        ];
+        std::array::from_fn(|i| (FIELD_KEYS[i], f[i]))
     }
 }
 

@@ -271,14 +271,13 @@ impl KtpReader {
         if cards.is_empty() {
             return refuse(Refusal::NotAKtp);
         }
-        let mut first: Option<(Quality, Refusal)> = None;
+        let mut first: Option<Refusal> = None;
         let mut tried_all = false;
         let mut i = 0;
         let (quality, rect, boxes) = loop {
             if i == cards.len() {
                 if tried_all {
-                    let (_, r) = first.unwrap_or((Quality::default(), Refusal::NotAKtp));
-                    return refuse(r);
+                    return refuse(first.unwrap_or(Refusal::NotAKtp));
                 }
                 tried_all = true;
                 let best = cards[0].corners;
@@ -295,7 +294,7 @@ impl KtpReader {
             i += 1;
             match locate(&pyr, &cards[i - 1]) {
                 Ok((quality, rect, boxes)) => break (quality, rect, boxes),
-                Err((quality, refusal, laid_out)) => {
+                Err((refusal, laid_out)) => {
                     lap(&mut timings.layout);
                     // A card whose layout was found but that is too dark, glared or blurred is
                     // refused for that. Without a layout the candidate may not be the card: the
@@ -303,7 +302,7 @@ impl KtpReader {
                     if laid_out {
                         return refuse(refusal);
                     }
-                    first.get_or_insert((quality, refusal));
+                    first.get_or_insert(refusal);
                 }
             }
         };
@@ -456,17 +455,17 @@ fn decode_line(
 fn locate(
     pyr: &Pyramid,
     card: &FoundCard,
-) -> Result<(Quality, layout::Rectified, Vec<layout::LineBox>), (Quality, Refusal, bool)> {
+) -> Result<(Quality, layout::Rectified, Vec<layout::LineBox>), (Refusal, bool)> {
     let mut quality = Quality {
         card_score: card.score,
         card_width_px: card_width(card),
         ..Quality::default()
     };
     if quality.card_width_px < MIN_CARD_PX {
-        return Err((quality, Refusal::ImageTooSmall, false));
+        return Err((Refusal::ImageTooSmall, false));
     }
     let Some(mut rect) = layout::rectify(pyr, &card.corners, false) else {
-        return Err((quality, Refusal::NotAKtp, false));
+        return Err((Refusal::NotAKtp, false));
     };
     if layout::looks_upside_down(&rect)
         && let Some(turned) = layout::rectify(pyr, &card.corners, true)
@@ -492,8 +491,8 @@ fn locate(
     };
     match (boxes, refusal) {
         (Ok(b), None) => Ok((quality, rect, b)),
-        (_, Some(r)) => Err((quality, r, laid_out)),
-        (Err(_), None) => Err((quality, Refusal::NotAKtp, false)),
+        (_, Some(r)) => Err((r, laid_out)),
+        (Err(_), None) => Err((Refusal::NotAKtp, false)),
     }
 }
 

@@ -147,27 +147,28 @@ impl Fields {
         }
     }
 
-    /// `(key, value)` pairs in the order above.
+    /// `(key, value)` pairs in the order above (the keys of `fields::FIELD_KEYS`).
     pub fn pairs(&self) -> [(&'static str, &str); 17] {
-        [
-            ("nik", &self.nik),
-            ("name", &self.name),
-            ("birth_place", &self.birth_place),
-            ("birth_date", &self.birth_date),
-            ("sex", &self.sex),
-            ("blood_type", &self.blood_type),
-            ("address", &self.address),
-            ("rt_rw", &self.rt_rw),
-            ("village", &self.village),
-            ("district", &self.district),
-            ("regency", &self.regency),
-            ("province", &self.province),
-            ("religion", &self.religion),
-            ("marital_status", &self.marital_status),
-            ("occupation", &self.occupation),
-            ("nationality", &self.nationality),
-            ("valid_until", &self.valid_until),
-        ]
+        let v = [
+            &self.nik,
+            &self.name,
+            &self.birth_place,
+            &self.birth_date,
+            &self.sex,
+            &self.blood_type,
+            &self.address,
+            &self.rt_rw,
+            &self.village,
+            &self.district,
+            &self.regency,
+            &self.province,
+            &self.religion,
+            &self.marital_status,
+            &self.occupation,
+            &self.nationality,
+            &self.valid_until,
+        ];
+        std::array::from_fn(|i| (crate::fields::FIELD_KEYS[i], v[i].as_str()))
     }
 }
 
