@@ -35,6 +35,8 @@ pub enum DocError {
     Hydrate(#[from] autosurgeon::HydrateError),
     #[error("the document could not be written")]
     Reconcile(#[from] autosurgeon::ReconcileError),
+    #[error("the document's {0} is missing or of the wrong type")]
+    Malformed(&'static str),
     #[error("the document is not a {expected} document (found kind {found:?})")]
     WrongKind {
         expected: &'static str,

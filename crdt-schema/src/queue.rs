@@ -2,10 +2,10 @@
 //! status lattice.
 //!
 //! A ticket's status is never stored. Each transition (`call`, `recall`, `start`, `complete`, `skip`,
-//! `no_show`, `cancel`) is its own entry under the ticket, keyed by a unique id, and the status is derived
-//! from the set of entries by a fixed precedence ([`derive`]). Any merge of concurrent operations is a
-//! union of entries, so every replica derives the same status, and there is no state the derivation cannot
-//! name. Commands are checked against the derived state when they are issued ([`QueueDay::apply`]).
+//! `no_show`, `cancel`) is its own entry, keyed by a unique id, and the status is derived from the set of
+//! entries by a fixed precedence ([`derive`]). Any merge of concurrent operations is a union of entries, so
+//! every replica derives the same status, and there is no state the derivation cannot name. Commands are
+//! checked against the derived state when they are issued ([`QueueDay::apply`]).
 //!
 //! Precedence: `done` > `cancelled` > `no_show` > `serving` > (`skipped` or `called` in the latest call
 //! round) > `waiting`. Calls are numbered in rounds: calling a skipped ticket starts a new round, recalls
@@ -13,11 +13,21 @@
 //!
 //! Ticket numbers are unique within a clinic's day per service even when nodes are partitioned: each node
 //! of a clinic owns a slot, and numbers from slot `s` lie in `s*10000+1 ..= s*10000+9999`.
+//!
+//! # Stored form
+//! Everything lives in the genesis map `tickets`, one immutable record per key, each record one JSON
+//! string value (one Automerge operation):
+//! - `tkt_<id>`: a ticket's fixed fields ([`Ticket`] without its transitions);
+//! - `tkt_<id>/<transition id>`: one transition of that ticket ([`Transition`]).
+//!
+//! Records are written once and never edited, so concurrent writers only ever add keys; no nested object
+//! is created after genesis, so no two replicas can create competing objects. Issuing a ticket costs one
+//! operation and a transition one (a ticket as a map of fields cost eight and five). A record that does not
+//! parse (a newer schema, a broken peer) is listed in [`QueueDayState::unreadable`], not fatal.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use automerge::{ActorId, Automerge, Change, ROOT, transaction::Transactable};
-use autosurgeon::{Hydrate, Reconcile};
+use automerge::{ActorId, Automerge, Change, ROOT, ReadDoc, transaction::Transactable};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -27,7 +37,7 @@ use crate::{
 };
 
 /// The typed content of a queue-day document.
-#[derive(Debug, Clone, PartialEq, Eq, Hydrate, Reconcile)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueDayState {
     pub schema: u64,
     pub kind: String,
@@ -35,43 +45,47 @@ pub struct QueueDayState {
     pub clinic: String,
     pub date: String,
     pub tickets: BTreeMap<String, Ticket>,
+    /// Keys under `tickets` whose record could not be read (or a transition of an unknown ticket).
+    pub unreadable: Vec<String>,
 }
 
 /// One ticket. Only ids and numbers: no personal data lives in a queue document.
-#[derive(Debug, Clone, PartialEq, Eq, Hydrate, Reconcile)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ticket {
     pub service: String,
     pub number: u64,
     pub display: String,
-    #[autosurgeon(missing = "Default::default")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<String>,
-    #[autosurgeon(missing = "Default::default")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patient_id: Option<String>,
     /// Milliseconds since the epoch.
     pub issued_at: i64,
     /// The node that issued it.
     pub issued_by: String,
     /// The ticket this one continues (a patient sent on from another service).
-    #[autosurgeon(missing = "Default::default")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// Stored as records of their own, not inside the ticket's record.
+    #[serde(skip)]
     pub transitions: BTreeMap<String, Transition>,
 }
 
 /// One transition of a ticket, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Hydrate, Reconcile)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transition {
     pub kind: String,
     pub round: u64,
     pub at: i64,
-    #[autosurgeon(missing = "Default::default")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counter: Option<String>,
     /// The user who did it.
     pub by: String,
     /// For `cancel`: a reason code.
-    #[autosurgeon(missing = "Default::default")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// For `complete` with a next service: the ticket issued there.
-    #[autosurgeon(missing = "Default::default")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_ticket: Option<String>,
 }
 
@@ -405,13 +419,16 @@ pub struct Applied {
 pub struct QueueDay {
     doc: Automerge,
     state: QueueDayState,
+    /// The genesis map every record lives in.
+    tickets_obj: automerge::ObjId,
     /// Waiting tickets by service, then by priority label (`""` for none), ordered by (issued_at,
     /// number, id): enough to answer "how many are called before this one" without a scan.
     waiting: WaitingIndex,
+    /// Every ticket number in use, by service: the next free number without a scan.
+    numbers: HashMap<String, BTreeSet<u64>>,
 }
 
-type WaitingIndex =
-    BTreeMap<String, BTreeMap<String, std::collections::BTreeSet<(i64, u64, String)>>>;
+type WaitingIndex = BTreeMap<String, BTreeMap<String, BTreeSet<(i64, u64, String)>>>;
 
 fn waiting_key(id: &str, t: &Ticket) -> (String, String, (i64, u64, String)) {
     (
@@ -421,59 +438,79 @@ fn waiting_key(id: &str, t: &Ticket) -> (String, String, (i64, u64, String)) {
     )
 }
 
-/// Writes a ticket as a new map under `tickets`, one key per field (absent options are not written).
-fn put_ticket(
-    tx: &mut automerge::transaction::Transaction<'_>,
-    tickets: &automerge::ObjId,
-    id: &str,
-    t: &Ticket,
-) -> Result<(), automerge::AutomergeError> {
-    use automerge::{ObjType, ScalarValue};
-    let o = tx.put_object(tickets, id, ObjType::Map)?;
-    tx.put(&o, "service", t.service.as_str())?;
-    tx.put(&o, "number", ScalarValue::Uint(t.number))?;
-    tx.put(&o, "display", t.display.as_str())?;
-    for (k, v) in [
-        ("priority", &t.priority),
-        ("patient_id", &t.patient_id),
-        ("origin", &t.origin),
-    ] {
-        if let Some(v) = v {
-            tx.put(&o, k, v.as_str())?;
-        }
-    }
-    tx.put(&o, "issued_at", t.issued_at)?;
-    tx.put(&o, "issued_by", t.issued_by.as_str())?;
-    let tr = tx.put_object(&o, "transitions", ObjType::Map)?;
-    for (k, v) in &t.transitions {
-        put_transition(tx, &tr, k, v)?;
-    }
-    Ok(())
+/// The key of a transition record: the ticket id, `/`, the transition id.
+fn transition_key(ticket_id: &str, transition_id: &str) -> String {
+    format!("{ticket_id}/{transition_id}")
 }
 
-/// Writes one transition as a new map under a ticket's `transitions`.
-fn put_transition(
-    tx: &mut automerge::transaction::Transaction<'_>,
-    transitions: &automerge::ObjId,
-    id: &str,
-    t: &Transition,
-) -> Result<(), automerge::AutomergeError> {
-    use automerge::{ObjType, ScalarValue};
-    let o = tx.put_object(transitions, id, ObjType::Map)?;
-    tx.put(&o, "kind", t.kind.as_str())?;
-    tx.put(&o, "round", ScalarValue::Uint(t.round))?;
-    tx.put(&o, "at", t.at)?;
-    tx.put(&o, "by", t.by.as_str())?;
-    for (k, v) in [
-        ("counter", &t.counter),
-        ("reason", &t.reason),
-        ("next_ticket", &t.next_ticket),
-    ] {
-        if let Some(v) = v {
-            tx.put(&o, k, v.as_str())?;
+fn record<T: Serialize>(value: &T) -> String {
+    // Plain structs of strings and integers: serialising cannot fail.
+    serde_json::to_string(value).expect("a queue record serialises")
+}
+
+/// Reads the typed state out of a queue-day document.
+fn read_state(doc: &Automerge) -> Result<(QueueDayState, automerge::ObjId), DocError> {
+    use automerge::ScalarValueRef as S;
+    let scalar = |key: &str| -> Result<Option<automerge::ScalarValue>, DocError> {
+        Ok(match doc.get(ROOT, key)? {
+            Some((automerge::Value::Scalar(s), _)) => Some(s.into_owned()),
+            _ => None,
+        })
+    };
+    let text = |key: &'static str| -> Result<String, DocError> {
+        match scalar(key)? {
+            Some(automerge::ScalarValue::Str(s)) => Ok(s.to_string()),
+            _ => Err(DocError::Malformed(key)),
+        }
+    };
+    let schema = match scalar("schema")? {
+        Some(automerge::ScalarValue::Uint(n)) => n,
+        _ => return Err(DocError::Malformed("schema")),
+    };
+    let tickets_obj = match doc.get(ROOT, "tickets")? {
+        Some((automerge::Value::Object(automerge::ObjType::Map), id)) => id,
+        _ => return Err(DocError::Malformed("tickets")),
+    };
+    let mut tickets = BTreeMap::new();
+    let mut transitions = Vec::new();
+    let mut unreadable = Vec::new();
+    for item in doc.map_range(&tickets_obj, ..) {
+        let key = item.key.as_ref();
+        let automerge::ValueRef::Scalar(S::Str(json)) = &item.value else {
+            unreadable.push(key.to_owned());
+            continue;
+        };
+        match key.split_once('/') {
+            None => match serde_json::from_str::<Ticket>(json) {
+                Ok(t) => {
+                    tickets.insert(key.to_owned(), t);
+                }
+                Err(_) => unreadable.push(key.to_owned()),
+            },
+            Some((ticket, tr)) => match serde_json::from_str::<Transition>(json) {
+                Ok(t) => transitions.push((ticket.to_owned(), tr.to_owned(), t, key.to_owned())),
+                Err(_) => unreadable.push(key.to_owned()),
+            },
         }
     }
-    Ok(())
+    for (ticket, id, t, key) in transitions {
+        match tickets.get_mut(&ticket) {
+            Some(tk) => {
+                tk.transitions.insert(id, t);
+            }
+            None => unreadable.push(key),
+        }
+    }
+    let state = QueueDayState {
+        schema,
+        kind: text("kind")?,
+        id: text("id")?,
+        clinic: text("clinic")?,
+        date: text("date")?,
+        tickets,
+        unreadable,
+    };
+    Ok((state, tickets_obj))
 }
 
 /// How many ticket numbers each node slot owns per service and day (the last one is never used).
@@ -488,11 +525,13 @@ impl QueueDay {
     /// Wraps a loaded document, checking its kind and reading its state.
     pub fn from_doc(doc: Automerge) -> Result<Self, DocError> {
         genesis::expect_kind(&doc, DocKind::QueueDay)?;
-        let state = autosurgeon::hydrate(&doc)?;
+        let (state, tickets_obj) = read_state(&doc)?;
         let mut q = Self {
             doc,
             state,
+            tickets_obj,
             waiting: WaitingIndex::new(),
+            numbers: HashMap::new(),
         };
         q.rebuild_index();
         Ok(q)
@@ -500,6 +539,7 @@ impl QueueDay {
 
     fn rebuild_index(&mut self) {
         self.waiting.clear();
+        self.numbers.clear();
         let ids: Vec<String> = self.state.tickets.keys().cloned().collect();
         for id in ids {
             self.index_ticket(&id);
@@ -511,6 +551,10 @@ impl QueueDay {
         let Some(t) = self.state.tickets.get(id) else {
             return;
         };
+        self.numbers
+            .entry(t.service.clone())
+            .or_default()
+            .insert(t.number);
         let (service, label, key) = waiting_key(id, t);
         let waiting = derive(t).status == Status::Waiting;
         let set = self
@@ -568,7 +612,7 @@ impl QueueDay {
     /// Merges another replica's document (or any changes) into this one and re-reads the state.
     pub fn merge(&mut self, other: &mut Automerge) -> Result<(), DocError> {
         self.doc.merge(other)?;
-        self.state = autosurgeon::hydrate(&self.doc)?;
+        self.state = read_state(&self.doc)?.0;
         self.rebuild_index();
         Ok(())
     }
@@ -576,20 +620,9 @@ impl QueueDay {
     /// Applies changes (raw change bytes, concatenated) received from elsewhere and re-reads the state.
     pub fn load_incremental(&mut self, bytes: &[u8]) -> Result<(), DocError> {
         self.doc.load_incremental(bytes)?;
-        self.state = autosurgeon::hydrate(&self.doc)?;
+        self.state = read_state(&self.doc)?.0;
         self.rebuild_index();
         Ok(())
-    }
-
-    fn tickets_obj(&self) -> Result<automerge::ObjId, DocError> {
-        use automerge::ReadDoc;
-        match self.doc.get(ROOT, "tickets")? {
-            Some((automerge::Value::Object(_), id)) => Ok(id),
-            _ => Err(DocError::WrongKind {
-                expected: "queue_day",
-                found: Some("queue day without tickets".into()),
-            }),
-        }
     }
 
     /// The next free number of `service` in `slot`.
@@ -597,12 +630,9 @@ impl QueueDay {
         let lo = u64::from(slot) * NUMBERS_PER_SLOT + 1;
         let hi = lo + NUMBERS_PER_SLOT - 2;
         let max = self
-            .state
-            .tickets
-            .values()
-            .filter(|t| t.service == service && (lo..=hi).contains(&t.number))
-            .map(|t| t.number)
-            .max();
+            .numbers
+            .get(service)
+            .and_then(|n| n.range(lo..=hi).next_back().copied());
         let next = max.map_or(lo, |m| m + 1);
         if next > hi {
             return Err(QueueError::NumbersExhausted {
@@ -641,9 +671,10 @@ impl QueueDay {
         now_ms: i64,
     ) -> Result<Applied, QueueError> {
         let (id, ticket) = self.new_ticket(req, issuer, now_ms)?;
-        let tickets = self.tickets_obj()?;
+        let tickets = self.tickets_obj.clone();
         let (_, change) = commit(&mut self.doc, now_ms, "issue", |tx| {
-            put_ticket(tx, &tickets, &id, &ticket).map_err(DocError::from)
+            tx.put(&tickets, id.as_str(), record(&ticket))
+                .map_err(DocError::from)
         })?;
         self.state.tickets.insert(id.clone(), ticket);
         self.index_ticket(&id);
@@ -713,28 +744,19 @@ impl QueueDay {
             next_ticket: follow_up.as_ref().map(|(id, _)| id.clone()),
         };
         let transition_id = uuid::Uuid::now_v7().simple().to_string();
-        let tickets = self.tickets_obj()?;
+        let tickets = self.tickets_obj.clone();
         let (_, change) = commit(
             &mut self.doc,
             now_ms,
             action.kind().as_str(),
             |tx| -> Result<(), DocError> {
-                let tobj = match automerge::ReadDoc::get(tx, &tickets, ticket_id)? {
-                    Some((automerge::Value::Object(_), id)) => id,
-                    _ => {
-                        return Err(DocError::WrongKind {
-                            expected: "ticket",
-                            found: None,
-                        });
-                    }
-                };
-                let trans = match automerge::ReadDoc::get(tx, &tobj, "transitions")? {
-                    Some((automerge::Value::Object(_), id)) => id,
-                    _ => tx.put_object(&tobj, "transitions", automerge::ObjType::Map)?,
-                };
-                put_transition(tx, &trans, &transition_id, &transition)?;
+                tx.put(
+                    &tickets,
+                    transition_key(ticket_id, &transition_id),
+                    record(&transition),
+                )?;
                 if let Some((id, t)) = &follow_up {
-                    put_ticket(tx, &tickets, id, t)?;
+                    tx.put(&tickets, id.as_str(), record(t))?;
                 }
                 Ok(())
             },
@@ -825,6 +847,12 @@ pub enum QueueViolation {
 pub fn check_invariants(state: &QueueDayState) -> Vec<QueueViolation> {
     let mut v = Vec::new();
     let mut seen: BTreeMap<(&str, u64), &str> = BTreeMap::new();
+    for key in &state.unreadable {
+        v.push(QueueViolation::BadTicket {
+            ticket: key.clone(),
+            why: "unreadable record",
+        });
+    }
     for (id, t) in &state.tickets {
         if !crate::ids::is_ticket_id(id) {
             v.push(QueueViolation::BadTicket {
@@ -867,7 +895,7 @@ pub fn check_invariants(state: &QueueDayState) -> Vec<QueueViolation> {
 pub fn ticket_conflicts(ticket: &Ticket) -> Vec<&'static str> {
     let d = derive(ticket);
     let mut out = Vec::new();
-    let counters: std::collections::BTreeSet<_> = ticket
+    let counters: BTreeSet<_> = ticket
         .transitions
         .values()
         .filter(|t| t.kind == "call" && t.round == d.round)
@@ -876,7 +904,7 @@ pub fn ticket_conflicts(ticket: &Ticket) -> Vec<&'static str> {
     if counters.len() > 1 {
         out.push("called_at_two_counters");
     }
-    let terminal: std::collections::BTreeSet<_> = ticket
+    let terminal: BTreeSet<_> = ticket
         .transitions
         .values()
         .filter(|t| matches!(t.kind.as_str(), "complete" | "cancel" | "no_show"))

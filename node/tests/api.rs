@@ -1474,3 +1474,57 @@ async fn a_kiosk_scans_a_ktp_photo_and_bad_photos_are_refused_plainly() {
     assert_eq!(h.counts(), before);
     h.close().await;
 }
+
+/// Commands committed together: one that fails after writing (call-next on a new day with nobody
+/// waiting creates the day's document first) is undone alone, and the others in its batch commit.
+#[tokio::test]
+async fn a_failed_command_in_a_batch_leaves_nothing_and_the_rest_commit() {
+    let h = Harness::start().await;
+    let before = h.counts();
+    let call_next = || {
+        h.call(
+            Method::POST,
+            "/api/v1/queue/call-next",
+            Some(&h.operator),
+            Some(json!({"service": "apotek", "counter": "loket-1"})),
+        )
+    };
+    // Alone first: the refused command leaves no queue-day document behind.
+    let r = call_next().await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert_eq!(r.body["code"], "queue_empty");
+    assert_eq!(h.counts(), before, "a refused command changed something");
+    // Then mixed with tickets, all in flight at once.
+    let issues = futures::future::join_all((0..24).map(|_| {
+        h.call(
+            Method::POST,
+            "/api/v1/queue/tickets",
+            Some(&h.operator),
+            Some(json!({"service": "umum"})),
+        )
+    }));
+    let calls = futures::future::join_all((0..8).map(|_| call_next()));
+    let (issued, called) = tokio::join!(issues, calls);
+    assert!(called.iter().all(|r| r.status == StatusCode::NOT_FOUND));
+    let mut numbers: Vec<u64> = issued
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            r.body["number"].as_u64().unwrap()
+        })
+        .collect();
+    numbers.sort();
+    assert_eq!(numbers, (1..=24).collect::<Vec<_>>());
+    let conn = rusqlite::Connection::open(h.dir.path().join("clinic-node.db")).unwrap();
+    let n = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(n("SELECT COUNT(*) FROM tickets"), 24);
+    assert_eq!(
+        n(
+            "SELECT COUNT(*) FROM outbox WHERE type = 'id.clinic.ticket.issued.v1' AND aggregate_seq = 1"
+        ),
+        24
+    );
+    assert_eq!(n("SELECT COUNT(*) FROM docs WHERE kind = 'queue_day'"), 1);
+    drop(conn);
+    h.close().await;
+}

@@ -276,3 +276,80 @@ fn priority_policy_orders_and_limits_streaks() {
     }
     assert!(q.next_to_call("umum", &policy).is_none());
 }
+
+#[test]
+fn one_operation_per_ticket_and_per_transition() {
+    let mut q = day();
+    let a = q.issue(&req("umum", "A", None), &issuer(0), 1).unwrap();
+    assert_eq!(a.change.unwrap().len(), 1, "issuing writes one record");
+    let id = a.tickets[0].clone();
+    let c = q
+        .apply(
+            &id,
+            &Action::Call {
+                counter: "loket-1".into(),
+            },
+            &issuer(0),
+            2,
+        )
+        .unwrap();
+    assert_eq!(c.change.unwrap().len(), 1, "a transition writes one record");
+    // The stored form reads back to exactly the state kept in memory.
+    let again = QueueDay::from_doc(q.doc().clone()).unwrap();
+    assert_eq!(again.state(), q.state());
+    assert_eq!(status(&again, &id), Status::Called);
+}
+
+#[test]
+fn unreadable_records_are_listed_not_fatal() {
+    let mut q = day();
+    let id = issue(&mut q, "umum", None, 1);
+    let mut doc = q.doc().clone();
+    let (_, tickets) = read_state(&doc).unwrap();
+    let mut tx = doc.transaction();
+    tx.put(&tickets, "tkt_broken", "{not json").unwrap();
+    tx.put(
+        &tickets,
+        "tkt_gone/0000",
+        record(&Transition {
+            kind: "call".into(),
+            round: 1,
+            at: 2,
+            counter: None,
+            by: "usr_op".into(),
+            reason: None,
+            next_ticket: None,
+        }),
+    )
+    .unwrap();
+    tx.put(&tickets, format!("{id}/x"), 42_i64).unwrap();
+    tx.commit();
+    let q = QueueDay::from_doc(doc).unwrap();
+    let mut unreadable = q.state().unreadable.clone();
+    unreadable.sort();
+    let mut expected = vec![
+        "tkt_broken".to_string(),
+        format!("{id}/x"),
+        "tkt_gone/0000".into(),
+    ];
+    expected.sort();
+    assert_eq!(unreadable, expected);
+    assert_eq!(
+        status(&q, &id),
+        Status::Waiting,
+        "the good ticket still reads"
+    );
+    let bad: Vec<_> = check_invariants(q.state())
+        .into_iter()
+        .filter(|v| {
+            matches!(
+                v,
+                QueueViolation::BadTicket {
+                    why: "unreadable record",
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert_eq!(bad.len(), 3);
+}

@@ -163,6 +163,7 @@ impl Writer {
             live: live.clone(),
             source: String::new(),
             last_purge: std::time::Instant::now(),
+            aggregate_seq: HashMap::new(),
         };
         state.source = node_source(state.identity.clinic_id.as_str(), &state.identity.node_id);
         let thread = std::thread::Builder::new()
@@ -230,7 +231,13 @@ struct State {
     live: broadcast::Sender<LiveEvent>,
     source: String,
     last_purge: std::time::Instant,
+    /// The last outbox sequence number of recently used aggregates (a cache of the outbox; cleared
+    /// whenever a write is undone).
+    aggregate_seq: HashMap<String, u64>,
 }
+
+/// Aggregates whose last sequence number is kept in memory.
+const MAX_CACHED_AGGREGATES: usize = 20_000;
 
 /// What one command left to do after the commit.
 #[derive(Default)]
@@ -260,27 +267,89 @@ impl State {
         tracing::debug!("writer stopped");
     }
 
+    /// Runs a batch in one transaction. Fast path: no savepoints. A command that fails before writing
+    /// anything (every validation error) needs nothing undone; if one fails after writing, the batch is
+    /// rolled back and run again with a savepoint per command ([`State::process_isolated`]).
     fn process(&mut self, batch: Vec<Job>) {
         let started = std::time::Instant::now();
-        let n = batch.len();
-        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE").map_err(Arc::new) {
-            tracing::error!(error = %e, "could not begin a transaction");
-            for job in batch {
-                let _ = job.reply.send(Err(StoreError::Batch(e.clone()).into()));
-            }
+        let mut batch = batch;
+        if !self.begin(&mut batch) {
             return;
         }
         let now = now_ms();
-        let mut done: Vec<Finished> = Vec::with_capacity(n);
+        let mut done: Vec<(Result<Reply, DomainError>, Effects)> = Vec::with_capacity(batch.len());
+        let mut dirty = false;
+        for job in &batch {
+            let before = self.conn.total_changes();
+            let mut fx = Effects::default();
+            let result = self.handle(job, now, &mut fx);
+            if result.is_err() {
+                self.evict(&fx.touched);
+                self.aggregate_seq.clear();
+                if self.conn.total_changes() != before {
+                    dirty = true;
+                    break;
+                }
+                fx = Effects::default();
+            }
+            done.push((result, fx));
+        }
+        if dirty {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            for (_, fx) in &done {
+                self.evict(&fx.touched);
+            }
+            self.process_isolated(batch);
+            return;
+        }
+        let finished = batch
+            .into_iter()
+            .zip(done)
+            .map(|(job, (result, fx))| (job.reply, result, fx))
+            .collect();
+        self.commit(finished, started);
+    }
+
+    /// Runs a batch with a savepoint around each command, so a failing command leaves nothing behind.
+    fn process_isolated(&mut self, batch: Vec<Job>) {
+        let started = std::time::Instant::now();
+        let mut batch = batch;
+        if !self.begin(&mut batch) {
+            return;
+        }
+        let now = now_ms();
+        let mut done: Vec<Finished> = Vec::with_capacity(batch.len());
         for job in batch {
             let mut fx = Effects::default();
             let result = self.savepoint(|s| s.handle(&job, now, &mut fx));
             if result.is_err() {
                 self.evict(&fx.touched);
+                self.aggregate_seq.clear();
                 fx = Effects::default();
             }
             done.push((job.reply, result, fx));
         }
+        self.commit(done, started);
+    }
+
+    /// Begins the batch's transaction; on failure answers every job with the error and returns false.
+    fn begin(&mut self, batch: &mut Vec<Job>) -> bool {
+        match self.conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "could not begin a transaction");
+                let e = Arc::new(e);
+                for job in batch.drain(..) {
+                    let _ = job.reply.send(Err(StoreError::Batch(e.clone()).into()));
+                }
+                false
+            }
+        }
+    }
+
+    /// Commits the batch, then sends the answers (or, if the commit fails, refuses every command).
+    fn commit(&mut self, done: Vec<Finished>, started: std::time::Instant) {
+        let n = done.len();
         match self.conn.execute_batch("COMMIT").map_err(Arc::new) {
             Ok(()) => {
                 crate::metrics::record_commit(n, started.elapsed());
@@ -298,6 +367,7 @@ impl State {
             Err(e) => {
                 tracing::error!(error = %e, "commit failed; the batch is refused");
                 let _ = self.conn.execute_batch("ROLLBACK");
+                self.aggregate_seq.clear();
                 for (reply, _, fx) in done {
                     self.evict(&fx.touched);
                     let _ = reply.send(Err(StoreError::Batch(e.clone()).into()));
@@ -558,10 +628,11 @@ impl State {
                 let change = self.clinic.update(config, now)?;
                 if let Some(change) = change {
                     docs::append(&self.conn, &id, change.raw_bytes(), now)?;
+                    let clinic_id = self.identity.clinic_id.to_string();
                     self.emit(
                         EventKind::ClinicUpdated,
-                        self.identity.clinic_id.as_str(),
-                        serde_json::json!({ "clinic_id": self.identity.clinic_id.as_str() }),
+                        &clinic_id,
+                        serde_json::json!({ "clinic_id": clinic_id }),
                         now,
                     )?;
                     fx.clinic_changed = true;
@@ -868,18 +939,27 @@ impl State {
 
     /// Appends an event to the outbox with the next sequence number of its aggregate.
     fn emit(
-        &self,
+        &mut self,
         kind: EventKind,
         subject: &str,
         data: impl Serialize,
         now: i64,
     ) -> Result<(), StoreError> {
-        let seq: u64 = self
-            .conn
-            .prepare_cached(
-                "SELECT COALESCE(MAX(aggregate_seq), 0) + 1 FROM outbox WHERE aggregate = ?1",
-            )?
-            .query_row([subject], |r| r.get(0))?;
+        let seq = match self.aggregate_seq.get(subject) {
+            Some(last) => last + 1,
+            // A ticket id is new when it is issued: nothing to look up.
+            None if kind == EventKind::TicketIssued => 1,
+            None => self
+                .conn
+                .prepare_cached(
+                    "SELECT COALESCE(MAX(aggregate_seq), 0) + 1 FROM outbox WHERE aggregate = ?1",
+                )?
+                .query_row([subject], |r| r.get(0))?,
+        };
+        if self.aggregate_seq.len() >= MAX_CACHED_AGGREGATES {
+            self.aggregate_seq.clear();
+        }
+        self.aggregate_seq.insert(subject.to_owned(), seq);
         let ev = CloudEvent::new(kind, &self.source, subject, now, seq, data);
         let text = serde_json::to_string(&ev)
             .map_err(|_| StoreError::Corrupt("event does not serialise"))?;
