@@ -45,9 +45,11 @@ pub fn insert(
     now_ms: i64,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO docs (doc_id, kind, snapshot, snapshot_bytes, chunks, updated_at) VALUES (?1, ?2, ?3, length(?3), 0, ?4)",
+        "INSERT INTO docs (doc_id, kind, snapshot, snapshot_bytes, chunks, generation, updated_at) VALUES (?1, ?2, ?3, length(?3), 0, ?4, ?5)",
     )?
-    .execute(params![doc_id.as_str(), kind, snapshot, now_ms])?;
+    // A random first generation (below 2^62, so counting up never overflows): a row erased and created
+    // again does not repeat an old one.
+    .execute(params![doc_id.as_str(), kind, snapshot, (rand::random::<u64>() >> 2) as i64, now_ms])?;
     Ok(())
 }
 
@@ -76,7 +78,7 @@ pub fn compact(
     now_ms: i64,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "UPDATE docs SET snapshot = ?2, snapshot_bytes = length(?2), chunks = 0, chunk_bytes = 0, updated_at = ?3 WHERE doc_id = ?1",
+        "UPDATE docs SET snapshot = ?2, snapshot_bytes = length(?2), chunks = 0, chunk_bytes = 0, generation = generation + 1, updated_at = ?3 WHERE doc_id = ?1",
     )?
     .execute(params![doc_id.as_str(), snapshot, now_ms])?;
     conn.prepare_cached("DELETE FROM doc_chunks WHERE doc_id = ?1")?

@@ -3,6 +3,7 @@
 //! thread ([`writer`]) through which every change to documents, outbox and projections goes.
 
 pub mod docs;
+pub mod maintain;
 pub mod projection;
 pub mod writer;
 
@@ -76,6 +77,15 @@ pub fn open_database(data_dir: &Path) -> Result<(PathBuf, Connection), StoreErro
     let path = data_dir.join(DB_FILE);
     let conn = open_conn(&path, false)?;
     conn.execute_batch(include_str!("schema.sql"))?;
+    // Databases made before `docs.generation` existed.
+    let has_generation: bool = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('docs') WHERE name = 'generation'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has_generation {
+        conn.execute_batch("ALTER TABLE docs ADD COLUMN generation INTEGER NOT NULL DEFAULT 0")?;
+    }
     conn.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1')",
         [],

@@ -13,6 +13,9 @@ CREATE TABLE IF NOT EXISTS docs (
     snapshot_bytes INTEGER NOT NULL DEFAULT 0,
     chunks     INTEGER NOT NULL DEFAULT 0,
     chunk_bytes INTEGER NOT NULL DEFAULT 0,
+    -- Changes whenever the stored form is replaced (compaction) or the row is created anew, so a
+    -- snapshot made from an older generation is never swapped in.
+    generation INTEGER NOT NULL DEFAULT 0,
     updated_at INTEGER NOT NULL
 );
 

@@ -32,13 +32,15 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::{StoreError, docs, now_ms, projection};
+use super::{
+    StoreError, docs,
+    maintain::{COMPACT_AFTER_CHUNKS, Maintainer, MaintainerLink},
+    now_ms, projection,
+};
 use crate::domain::{Command, DomainError, TransitionRequest};
 
 /// The most commands committed together.
 pub const MAX_BATCH: usize = 64;
-/// A document is compacted once this many chunks follow its snapshot.
-pub const COMPACT_AFTER_CHUNKS: u64 = 64;
 const MAX_CACHED_PATIENTS: usize = 512;
 
 /// Who asked, for idempotency records and stored transitions.
@@ -138,6 +140,7 @@ impl WriterHandle {
 #[derive(Debug)]
 pub struct Writer {
     thread: JoinHandle<()>,
+    maintainer: Maintainer,
 }
 
 impl Writer {
@@ -149,6 +152,14 @@ impl Writer {
     ) -> Result<(Self, WriterHandle), StoreError> {
         let actor = ActorId::random();
         let clinic = load_or_create_clinic(&conn, &identity, actor.clone(), clinic_name)?;
+        // Checkpoints run on the maintenance thread, not inside the writer's commits.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let path = conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from)
+            .ok_or(StoreError::Corrupt("the writer needs a database file"))?;
+        let (maintainer, maint) = Maintainer::start(path)?;
         let config = Arc::new(RwLock::new(clinic.config().clone()));
         let (tx, rx) = mpsc::channel(1024);
         let (live, _) = broadcast::channel(1024);
@@ -164,6 +175,8 @@ impl Writer {
             source: String::new(),
             last_purge: std::time::Instant::now(),
             aggregate_seq: HashMap::new(),
+            maint,
+            compaction_due: false,
         };
         state.source = node_source(state.identity.clinic_id.as_str(), &state.identity.node_id);
         let thread = std::thread::Builder::new()
@@ -171,7 +184,7 @@ impl Writer {
             .spawn(move || state.run(rx))
             .map_err(|_| StoreError::WriterGone)?;
         Ok((
-            Self { thread },
+            Self { thread, maintainer },
             WriterHandle {
                 tx,
                 live,
@@ -180,11 +193,13 @@ impl Writer {
         ))
     }
 
-    /// Waits for the thread to finish (it does once every handle is dropped and the queue is drained).
+    /// Waits for the thread to finish (it does once every handle is dropped and the queue is drained),
+    /// then for the maintenance thread's last checkpoint.
     pub fn join(self) {
         if self.thread.join().is_err() {
             tracing::error!("the writer thread panicked");
         }
+        self.maintainer.join();
     }
 }
 
@@ -234,6 +249,10 @@ struct State {
     /// The last outbox sequence number of recently used aggregates (a cache of the outbox; cleared
     /// whenever a write is undone).
     aggregate_seq: HashMap<String, u64>,
+    /// The compaction and checkpoint thread.
+    maint: MaintainerLink,
+    /// A chunk list passed the compaction threshold in this batch: nudge the maintenance thread.
+    compaction_due: bool,
 }
 
 /// Aggregates whose last sequence number is kept in memory.
@@ -258,11 +277,6 @@ impl State {
                 }
             }
             self.process(batch);
-            if rx.is_empty()
-                && let Err(e) = self.compact_some(4)
-            {
-                tracing::warn!(error = %e, "background compaction failed; will retry");
-            }
         }
         tracing::debug!("writer stopped");
     }
@@ -335,7 +349,12 @@ impl State {
     /// Begins the batch's transaction; on failure answers every job with the error and returns false.
     fn begin(&mut self, batch: &mut Vec<Job>) -> bool {
         match self.conn.execute_batch("BEGIN IMMEDIATE") {
-            Ok(()) => true,
+            Ok(()) => {
+                if let Err(e) = self.upkeep() {
+                    tracing::warn!(error = %e, "upkeep inside the batch failed; will retry");
+                }
+                true
+            }
             Err(e) => {
                 tracing::error!(error = %e, "could not begin a transaction");
                 let e = Arc::new(e);
@@ -353,6 +372,9 @@ impl State {
         match self.conn.execute_batch("COMMIT").map_err(Arc::new) {
             Ok(()) => {
                 crate::metrics::record_commit(n, started.elapsed());
+                if std::mem::take(&mut self.compaction_due) {
+                    self.maint.nudge();
+                }
                 for (reply, result, fx) in done {
                     if fx.clinic_changed {
                         *self.shared_clinic.write().expect("clinic lock") =
@@ -627,7 +649,7 @@ impl State {
                 fx.touched.push(id.clone());
                 let change = self.clinic.update(config, now)?;
                 if let Some(change) = change {
-                    docs::append(&self.conn, &id, change.raw_bytes(), now)?;
+                    self.append_chunk(&id, change.raw_bytes(), now)?;
                     let clinic_id = self.identity.clinic_id.to_string();
                     self.emit(
                         EventKind::ClinicUpdated,
@@ -689,7 +711,7 @@ impl State {
     ) -> Result<projection::TicketView, DomainError> {
         fx.touched.push(qid.clone());
         if let Some(change) = change {
-            docs::append(&self.conn, qid, change.raw_bytes(), now)?;
+            self.append_chunk(qid, change.raw_bytes(), now)?;
         }
         let q = &self.queues[qid];
         let date = q.state().date.clone();
@@ -822,7 +844,7 @@ impl State {
         let (changed, change) = p.update(&next, now)?;
         fx.touched.push(doc_id.clone());
         if let Some(change) = change {
-            docs::append(&self.conn, &doc_id, change.raw_bytes(), now)?;
+            self.append_chunk(&doc_id, change.raw_bytes(), now)?;
             let p = &self.patients[&doc_id];
             projection::project_patient(&self.conn, p)?;
             let data = PatientData {
@@ -970,8 +992,16 @@ impl State {
         Ok(())
     }
 
-    /// Compacts up to `limit` documents whose chunk lists have grown, each in its own transaction.
-    fn compact_some(&mut self, limit: u32) -> Result<(), StoreError> {
+    /// Work done at the start of a batch, inside its transaction: swapping in the snapshots the
+    /// maintenance thread made, and (once a minute) forgetting old idempotency answers.
+    fn upkeep(&mut self) -> Result<(), StoreError> {
+        for c in self.maint.ready() {
+            let applied = c.apply(&self.conn);
+            self.maint.finished(&c.doc_id);
+            if !applied? {
+                tracing::debug!(doc = %c.doc_id, "document changed since its snapshot was made; skipped");
+            }
+        }
         // Idempotency keys protect retries, which happen within minutes: keep answers for a day.
         if self.last_purge.elapsed() > std::time::Duration::from_secs(60) {
             self.last_purge = std::time::Instant::now();
@@ -979,23 +1009,13 @@ impl State {
                 .prepare_cached("DELETE FROM idempotency WHERE created_at < ?1")?
                 .execute([now_ms() - IDEMPOTENCY_KEEP_MS])?;
         }
-        for id in docs::needing_compaction(&self.conn, COMPACT_AFTER_CHUNKS, limit)? {
-            let bytes = if let Some(q) = self.queues.get(&id) {
-                q.save()
-            } else if let Some(p) = self.patients.get(&id) {
-                p.doc().save()
-            } else if id == self.identity.clinic_id.doc_id() {
-                self.clinic.doc().save()
-            } else {
-                match docs::load(&self.conn, &id)? {
-                    Some(doc) => doc.save(),
-                    None => continue,
-                }
-            };
-            let tx = self.conn.unchecked_transaction()?;
-            docs::compact(&tx, &id, &bytes, now_ms())?;
-            tx.commit()?;
-            tracing::debug!(doc = %id, "compacted");
+        Ok(())
+    }
+
+    /// Appends a change to a stored document, noting when its chunk list has grown long.
+    fn append_chunk(&mut self, id: &DocId, bytes: &[u8], now: i64) -> Result<(), StoreError> {
+        if docs::append(&self.conn, id, bytes, now)? >= COMPACT_AFTER_CHUNKS {
+            self.compaction_due = true;
         }
         Ok(())
     }
