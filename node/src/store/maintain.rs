@@ -145,11 +145,9 @@ fn run(
     done: mpsc::Sender<Compacted>,
     in_flight: Arc<Mutex<HashSet<DocId>>>,
 ) {
-    'rounds: loop {
-        match nudged.recv_timeout(IDLE_INTERVAL) {
-            Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
+    'rounds: while let Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) =
+        nudged.recv_timeout(IDLE_INTERVAL)
+    {
         if let Err(e) = compact_due(&conn, &done, &in_flight) {
             tracing::warn!(error = %e, "background compaction failed; will retry");
         }
