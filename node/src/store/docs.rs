@@ -26,12 +26,20 @@ pub fn load(conn: &Connection, doc_id: &DocId) -> Result<Option<Automerge>, Stor
         Some(bytes) => Automerge::load(&bytes).map_err(bad)?,
         None => Automerge::new(),
     };
+    // Chunks are raw change bytes: concatenated, they load in one batch (much faster than one by one).
+    let mut all = Vec::new();
     let mut stmt =
         conn.prepare_cached("SELECT bytes FROM doc_chunks WHERE doc_id = ?1 ORDER BY seq")?;
     let mut rows = stmt.query([doc_id.as_str()])?;
     while let Some(row) = rows.next()? {
-        let bytes: Vec<u8> = row.get(0)?;
-        doc.load_incremental(&bytes).map_err(bad)?;
+        let bytes = row
+            .get_ref(0)?
+            .as_blob()
+            .map_err(|_| StoreError::Corrupt("a document chunk is not a blob"))?;
+        all.extend_from_slice(bytes);
+    }
+    if !all.is_empty() {
+        doc.load_incremental(&all).map_err(bad)?;
     }
     Ok(Some(doc))
 }

@@ -222,6 +222,7 @@ pub fn read_compacted(conn: &Connection, id: &DocId) -> Result<Option<Compacted>
         None => Automerge::new(),
     };
     let (mut upto_seq, mut chunks, mut chunk_bytes) = (-1, 0, 0);
+    let mut all = Vec::new();
     {
         let mut stmt =
             tx.prepare_cached("SELECT seq, bytes FROM doc_chunks WHERE doc_id = ?1 ORDER BY seq")?;
@@ -231,7 +232,7 @@ pub fn read_compacted(conn: &Connection, id: &DocId) -> Result<Option<Compacted>
                 .get_ref(1)?
                 .as_blob()
                 .map_err(|_| StoreError::Corrupt("a document chunk is not a blob"))?;
-            doc.load_incremental(bytes).map_err(bad)?;
+            all.extend_from_slice(bytes);
             upto_seq = row.get(0)?;
             chunks += 1;
             chunk_bytes += bytes.len() as i64;
@@ -241,6 +242,8 @@ pub fn read_compacted(conn: &Connection, id: &DocId) -> Result<Option<Compacted>
     if chunks == 0 {
         return Ok(None);
     }
+    // Concatenated change bytes load in one batch.
+    doc.load_incremental(&all).map_err(bad)?;
     Ok(Some(Compacted {
         doc_id: id.clone(),
         snapshot: doc.save(),
