@@ -9,6 +9,7 @@
 //! - [`nik`]: NIK parsing and validation (region, birth date with +40 for women, serial).
 //! - [`region`]: the compact Kemendagri region table (provinces, regencies, districts).
 //! - [`genesis`]: the deterministic first change every replica of a document shares.
+//! - [`load`]: loading outside bytes without letting an automerge panic through.
 //! - [`patient`], [`queue`], [`clinic`]: the document types and the operations on them.
 //! - [`event`]: domain events and the CloudEvents 1.0 envelope.
 
@@ -16,6 +17,7 @@ pub mod clinic;
 pub mod event;
 pub mod genesis;
 pub mod ids;
+pub mod load;
 pub mod nik;
 pub mod patient;
 pub mod queue;
@@ -35,6 +37,10 @@ pub enum DocError {
     Hydrate(#[from] autosurgeon::HydrateError),
     #[error("the document could not be written")]
     Reconcile(#[from] autosurgeon::ReconcileError),
+    #[error("automerge could not decode the bytes (it panicked on them)")]
+    Undecodable,
+    #[error("the bytes hold an Automerge chunk of type {0}, which Clinic Edge never writes")]
+    UnsupportedChunk(u8),
     #[error("the document's {0} is missing or of the wrong type")]
     Malformed(&'static str),
     #[error("the document is not a {expected} document (found kind {found:?})")]

@@ -446,7 +446,7 @@ impl Patient {
     }
 
     pub fn load_incremental(&mut self, bytes: &[u8]) -> Result<(), DocError> {
-        self.doc.load_incremental(bytes)?;
+        crate::load::load_incremental(&mut self.doc, bytes)?;
         self.state = autosurgeon::hydrate(&self.doc)?;
         Ok(())
     }

@@ -619,7 +619,7 @@ impl QueueDay {
 
     /// Applies changes (raw change bytes, concatenated) received from elsewhere and re-reads the state.
     pub fn load_incremental(&mut self, bytes: &[u8]) -> Result<(), DocError> {
-        self.doc.load_incremental(bytes)?;
+        crate::load::load_incremental(&mut self.doc, bytes)?;
         self.state = read_state(&self.doc)?.0;
         self.rebuild_index();
         Ok(())

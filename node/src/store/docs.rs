@@ -18,16 +18,13 @@ pub fn load(conn: &Connection, doc_id: &DocId) -> Result<Option<Automerge>, Stor
     let Some(snapshot) = snapshot else {
         return Ok(None);
     };
-    let bad = |source: crdt_schema::automerge::AutomergeError| StoreError::Automerge {
+    let bad = |source: crdt_schema::DocError| StoreError::Doc {
         doc_id: doc_id.to_string(),
         source: Box::new(source),
     };
-    let mut doc = match snapshot {
-        Some(bytes) => Automerge::load(&bytes).map_err(bad)?,
-        None => Automerge::new(),
-    };
-    // Chunks are raw change bytes: concatenated, they load in one batch (much faster than one by one).
-    let mut all = Vec::new();
+    // The snapshot followed by the chunks (raw change bytes) is one valid Automerge byte stream: it loads
+    // in one call, much faster than applying the chunks one by one.
+    let mut all = snapshot.unwrap_or_default();
     let mut stmt =
         conn.prepare_cached("SELECT bytes FROM doc_chunks WHERE doc_id = ?1 ORDER BY seq")?;
     let mut rows = stmt.query([doc_id.as_str()])?;
@@ -38,9 +35,11 @@ pub fn load(conn: &Connection, doc_id: &DocId) -> Result<Option<Automerge>, Stor
             .map_err(|_| StoreError::Corrupt("a document chunk is not a blob"))?;
         all.extend_from_slice(bytes);
     }
-    if !all.is_empty() {
-        doc.load_incremental(&all).map_err(bad)?;
-    }
+    let doc = if all.is_empty() {
+        Automerge::new()
+    } else {
+        crdt_schema::load::load(&all).map_err(bad)?
+    };
     Ok(Some(doc))
 }
 

@@ -20,7 +20,7 @@ use std::{
     time::Duration,
 };
 
-use crdt_schema::{automerge::Automerge, ids::DocId};
+use crdt_schema::ids::DocId;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{StoreError, docs, now_ms};
@@ -213,16 +213,13 @@ pub fn read_compacted(conn: &Connection, id: &DocId) -> Result<Option<Compacted>
     let Some((snapshot, generation)) = row else {
         return Ok(None);
     };
-    let bad = |source| StoreError::Automerge {
+    let bad = |source| StoreError::Doc {
         doc_id: id.to_string(),
         source: Box::new(source),
     };
-    let mut doc = match snapshot {
-        Some(bytes) => Automerge::load(&bytes).map_err(bad)?,
-        None => Automerge::new(),
-    };
     let (mut upto_seq, mut chunks, mut chunk_bytes) = (-1, 0, 0);
-    let mut all = Vec::new();
+    // Snapshot then chunks: one Automerge byte stream, loaded in one call.
+    let mut all = snapshot.unwrap_or_default();
     {
         let mut stmt =
             tx.prepare_cached("SELECT seq, bytes FROM doc_chunks WHERE doc_id = ?1 ORDER BY seq")?;
@@ -242,8 +239,7 @@ pub fn read_compacted(conn: &Connection, id: &DocId) -> Result<Option<Compacted>
     if chunks == 0 {
         return Ok(None);
     }
-    // Concatenated change bytes load in one batch.
-    doc.load_incremental(&all).map_err(bad)?;
+    let doc = crdt_schema::load::load(&all).map_err(bad)?;
     Ok(Some(Compacted {
         doc_id: id.clone(),
         snapshot: doc.save(),

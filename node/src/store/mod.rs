@@ -31,12 +31,6 @@ pub enum StoreError {
         #[source]
         source: Box<crdt_schema::DocError>,
     },
-    #[error("stored document {doc_id} could not be decoded")]
-    Automerge {
-        doc_id: String,
-        #[source]
-        source: Box<crdt_schema::automerge::AutomergeError>,
-    },
     #[error("stored data is inconsistent: {0}")]
     Corrupt(&'static str),
     #[error("the batch this command was part of could not be committed")]
