@@ -84,12 +84,19 @@ fn main() -> ExitCode {
                 let truth = sample.as_ref().map(|s| s.label.fields.clone());
                 match (scan, truth) {
                     (Some(Ok(scan)), Some(t)) => {
+                        let raw_nik = scan
+                            .lines
+                            .iter()
+                            .find(|l| l.key == "nik")
+                            .map_or("", |l| l.text.as_str());
                         eprintln!(
-                            "{tier:?} #{}: nik {} -> {} ({:.3}); name {} -> {}; warnings {:?}; q {:?}",
+                            "{tier:?} #{}: nik {} -> {} ({:.3}, line read {raw_nik:?}); birth date {} -> {}; name {} -> {}; warnings {:?}; q {:?}",
                             r.index,
                             t.nik,
                             scan.reading.fields.nik.value,
                             scan.reading.fields.nik.confidence,
+                            t.birth_date,
+                            scan.reading.fields.birth_date.value,
                             t.name,
                             scan.reading.fields.name.value,
                             scan.reading
