@@ -311,6 +311,7 @@ impl KtpReader {
         let mut lines = Vec::with_capacity(boxes.len());
         let mut line_quality = Vec::with_capacity(boxes.len());
         let mut nik_options: Vec<(String, f32)> = Vec::new();
+        let mut birth_options: Vec<(String, f32)> = Vec::new();
         for b in &boxes {
             let crop = layout::cut(&pyr, &rect, b.rect, LINE_HEIGHT);
             lap(&mut timings.cut);
@@ -340,6 +341,8 @@ impl KtpReader {
             let decoded = decode_line(b.key, &logits, charset).map_err(RecognizerError::from)?;
             if b.key == "nik" {
                 nik_options = nik_alternatives(&decoded, &logits, charset);
+            } else if b.key == "birth" {
+                birth_options = birth_date_alternatives(&decoded, &logits, charset);
             }
             lines.push(ReadLine {
                 key: b.key,
@@ -361,19 +364,40 @@ impl KtpReader {
             .map(|l| (l.key, RawLine::new(l.text.clone(), l.confidence)))
             .collect();
         let mut reading = fields::read_fields(raw_lines.iter().map(|(k, l)| (*k, l)));
-        // A NIK that disagrees with the card may be one misread digit: the likeliest readings
-        // that differ in one or two digits are tried, and the first that agrees with the printed
-        // birth date, sex and region is taken, with its own (lower) confidence.
-        if nik_disputed(&reading)
-            && let Some(i) = raw_lines.iter().position(|(k, _)| *k == "nik")
-        {
-            for (text, confidence) in nik_options {
-                raw_lines[i].1 = RawLine::new(text, confidence);
+        // A NIK that disagrees with the card may be one misread digit, or the printed birth date
+        // may be: the NIK's likeliest one- and two-digit changes and the printed date's one-digit
+        // changes are tried, the one that gives up the least probability first, and the first that
+        // makes the NIK agree with the printed birth date, sex and region is taken, with its own
+        // (lower) confidence.
+        if nik_disputed(&reading) {
+            let line_conf = |key: &str| {
+                lines
+                    .iter()
+                    .find(|l| l.key == key)
+                    .map_or(1.0, |l| l.confidence.max(f32::MIN_POSITIVE))
+            };
+            let mut tries: Vec<(&str, String, f32, f32)> = nik_options
+                .into_iter()
+                .map(|(t, c)| ("nik", t, c, c / line_conf("nik")))
+                .chain(
+                    birth_options
+                        .into_iter()
+                        .map(|(t, c)| ("birth", t, c, c / line_conf("birth"))),
+                )
+                .collect();
+            tries.sort_by(|a, b| b.3.total_cmp(&a.3));
+            for (key, text, confidence, _) in tries {
+                let Some(i) = raw_lines.iter().position(|(k, _)| *k == key) else {
+                    continue;
+                };
+                let original =
+                    std::mem::replace(&mut raw_lines[i].1, RawLine::new(text, confidence));
                 let again = fields::read_fields(raw_lines.iter().map(|(k, l)| (*k, l)));
                 if !nik_disputed(&again) {
                     reading = again;
                     break;
                 }
+                raw_lines[i].1 = original;
             }
         }
         lap(&mut timings.fields);
@@ -559,6 +583,59 @@ fn nik_alternatives(
     out
 }
 
+/// Readings of the birth line whose printed date differs in one digit, likeliest first, with their
+/// confidences: the date after the comma is decoded again by its template to know each digit's
+/// timestep, and each digit's runner-up is ranked by how much probability it loses.
+fn birth_date_alternatives(
+    best: &crate::ctc::Decoded,
+    logits: &crate::recognizer::LineLogits,
+    charset: &crate::ctc::Charset,
+) -> Vec<(String, f32)> {
+    let Some(comma) = best.text.rfind(',') else {
+        return Vec::new();
+    };
+    let mut template = vec![" "];
+    template.extend(DATE_TEMPLATE);
+    let Some(tail) = logits.after_last(charset, ',') else {
+        return Vec::new();
+    };
+    let Ok(Some(date)) = tail.template(charset, &template) else {
+        return Vec::new();
+    };
+    let chars: Vec<char> = date.text.chars().collect();
+    if chars.len() != template.len() || date.frames.len() != chars.len() {
+        return Vec::new();
+    }
+    let head = &best.text[..=comma];
+    let mut out = Vec::new();
+    for (j, &f) in date.frames.iter().enumerate() {
+        if !chars[j].is_ascii_digit() {
+            continue;
+        }
+        let row = &tail.logp[f * tail.c..(f + 1) * tail.c];
+        let chosen = charset
+            .class_of(chars[j])
+            .map_or(f32::NEG_INFINITY, |k| row[k]);
+        let runner = NIK_CHARS
+            .chars()
+            .filter(|&d| d != chars[j])
+            .filter_map(|d| charset.class_of(d).map(|k| (d, row[k])))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((d, lp)) = runner {
+            let mut c = chars.clone();
+            c[j] = d;
+            let ratio = (lp - chosen).exp().min(1.0);
+            out.push((
+                format!("{head}{}", c.into_iter().collect::<String>()),
+                best.confidence * ratio,
+            ));
+        }
+    }
+    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    out.truncate(6);
+    out
+}
+
 fn card_width(card: &FoundCard) -> f32 {
     let c = &card.corners;
     0.5 * (crate::geom::dist(c[0], c[1]) + crate::geom::dist(c[3], c[2]))
@@ -667,6 +744,67 @@ pub const READER_FAILED: &str = "reader_failed";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Log-probabilities that spell `text`, one peaked timestep per character with a blank between,
+    /// and at the timestep of character `doubt` the runner-up `(char, probability)`.
+    fn spelled(
+        charset: &crate::ctc::Charset,
+        text: &str,
+        doubt: Option<(usize, char, f32)>,
+    ) -> crate::recognizer::LineLogits {
+        let c = charset.num_classes();
+        let mut logp = Vec::new();
+        let row = |k: usize, second: Option<(usize, f32)>| {
+            let mut r = vec![(1e-6f32).ln(); c];
+            match second {
+                Some((k2, p2)) => {
+                    r[k] = (1.0 - p2).ln();
+                    r[k2] = p2.ln();
+                }
+                None => r[k] = 0.0,
+            }
+            r
+        };
+        for (i, ch) in text.chars().enumerate() {
+            let k = charset.class_of(ch).expect("char in charset");
+            let second = doubt
+                .filter(|d| d.0 == i)
+                .map(|d| (charset.class_of(d.1).unwrap(), d.2));
+            logp.extend(row(k, second));
+            logp.extend(row(0, None));
+        }
+        crate::recognizer::LineLogits {
+            t: logp.len() / c,
+            c,
+            logp,
+        }
+    }
+
+    #[test]
+    fn a_doubtful_printed_digit_is_offered_as_an_alternative() {
+        let charset = crate::recognizer::Recognizer::shipped()
+            .unwrap()
+            .charset()
+            .clone();
+        let text = "MALANG, 24-03-1967";
+        // The year's last digit: read as 7, with 1 as a strong runner-up.
+        let logits = spelled(&charset, text, Some((text.len() - 1, '1', 0.4)));
+        let best = decode_line("birth", &logits, &charset).unwrap();
+        assert_eq!(best.text, text);
+        let alts = birth_date_alternatives(&best, &logits, &charset);
+        assert_eq!(alts[0].0, "MALANG, 24-03-1961");
+        let ratio = alts[0].1 / best.confidence;
+        assert!((ratio - 0.4 / 0.6).abs() < 0.01, "{ratio}");
+        // Only the date's digits are offered, never the place or the dashes.
+        assert!(
+            alts.iter()
+                .all(|(t, _)| t.starts_with("MALANG, ") && t.len() == text.len())
+        );
+        // A line without a date has none.
+        let plain = spelled(&charset, "MALANG", None);
+        let best = decode_line("birth", &plain, &charset).unwrap();
+        assert!(birth_date_alternatives(&best, &plain, &charset).is_empty());
+    }
 
     #[test]
     fn garbage_and_unsupported_formats_are_not_images() {
