@@ -549,17 +549,8 @@ fn nik_alternatives(
     // (position, digit, probability ratio to the chosen digit)
     let mut singles: Vec<(usize, char, f32)> = Vec::new();
     for (j, &f) in best.frames.iter().enumerate() {
-        let row = &logits.logp[f * logits.c..(f + 1) * logits.c];
-        let chosen = charset
-            .class_of(chars[j])
-            .map_or(f32::NEG_INFINITY, |k| row[k]);
-        let runner = NIK_CHARS
-            .chars()
-            .filter(|&d| d != chars[j])
-            .filter_map(|d| charset.class_of(d).map(|k| (d, row[k])))
-            .max_by(|a, b| a.1.total_cmp(&b.1));
-        if let Some((d, lp)) = runner {
-            singles.push((j, d, (lp - chosen).exp()));
+        if let Some((d, ratio)) = runner_up_digit(logits, f, chars[j], charset) {
+            singles.push((j, d, ratio));
         }
     }
     singles.sort_by(|a, b| b.2.total_cmp(&a.2));
@@ -581,6 +572,26 @@ fn nik_alternatives(
     }
     out.sort_by(|a, b| b.1.total_cmp(&a.1));
     out
+}
+
+/// The likeliest other digit at timestep `frame` than the `chosen` character, and its probability as a
+/// fraction of the chosen one's.
+fn runner_up_digit(
+    logits: &crate::recognizer::LineLogits,
+    frame: usize,
+    chosen: char,
+    charset: &crate::ctc::Charset,
+) -> Option<(char, f32)> {
+    let row = logits.logp.get(frame * logits.c..(frame + 1) * logits.c)?;
+    let lp_chosen = charset
+        .class_of(chosen)
+        .map_or(f32::NEG_INFINITY, |k| row[k]);
+    NIK_CHARS
+        .chars()
+        .filter(|&d| d != chosen)
+        .filter_map(|d| charset.class_of(d).map(|k| (d, row[k])))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(d, lp)| (d, (lp - lp_chosen).exp()))
 }
 
 /// Readings of the birth line whose printed date differs in one digit, likeliest first, with their
@@ -612,19 +623,10 @@ fn birth_date_alternatives(
         if !chars[j].is_ascii_digit() {
             continue;
         }
-        let row = &tail.logp[f * tail.c..(f + 1) * tail.c];
-        let chosen = charset
-            .class_of(chars[j])
-            .map_or(f32::NEG_INFINITY, |k| row[k]);
-        let runner = NIK_CHARS
-            .chars()
-            .filter(|&d| d != chars[j])
-            .filter_map(|d| charset.class_of(d).map(|k| (d, row[k])))
-            .max_by(|a, b| a.1.total_cmp(&b.1));
-        if let Some((d, lp)) = runner {
+        if let Some((d, ratio)) = runner_up_digit(&tail, f, chars[j], charset) {
             let mut c = chars.clone();
             c[j] = d;
-            let ratio = (lp - chosen).exp().min(1.0);
+            let ratio = ratio.min(1.0);
             out.push((
                 format!("{head}{}", c.into_iter().collect::<String>()),
                 best.confidence * ratio,

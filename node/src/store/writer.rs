@@ -2,14 +2,15 @@
 //! and executes every domain command.
 //!
 //! Group commit: the thread takes the waiting commands (up to [`MAX_BATCH`]) and runs them in one SQLite
-//! transaction, each inside its own savepoint. A command that fails rolls back to its savepoint and leaves
-//! nothing behind; the others commit together with one fsync (`synchronous=FULL`), and only then are their
-//! answers sent. So one operator action is still all-or-nothing (document change, outbox events,
-//! projection rows, idempotency record), and no answer is sent before its data is durable.
+//! transaction. A command that fails before writing leaves nothing behind; one that fails after writing
+//! makes the batch roll back and run again with a savepoint per command, so it alone is undone. The
+//! others commit together with one fsync (`synchronous=FULL`), and only then are their answers sent. So
+//! one operator action is still all-or-nothing (document change, outbox events, projection rows,
+//! idempotency record), and no answer is sent before its data is durable.
 //!
 //! The in-memory documents are a cache: any document a failed command or a failed commit touched is
-//! evicted and read again from SQLite, the truth. When idle, the thread compacts documents whose chunk
-//! lists have grown.
+//! evicted and read again from SQLite, the truth. Compaction and WAL checkpoints run on the maintenance
+//! thread ([`super::maintain`]); the writer only swaps finished snapshots in, inside a batch.
 
 use std::{
     collections::HashMap,
