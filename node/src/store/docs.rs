@@ -6,41 +6,71 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 
-/// Loads a document, or `None` when it is not stored.
-pub fn load(conn: &Connection, doc_id: &DocId) -> Result<Option<Automerge>, StoreError> {
-    let snapshot: Option<Option<Vec<u8>>> = conn
+/// A stored document as one Automerge byte stream: its snapshot followed by every chunk (raw change
+/// bytes) in order, which loads in one call, much faster than applying the chunks one by one.
+#[derive(Debug)]
+pub struct Stored {
+    pub bytes: Vec<u8>,
+    /// The row's generation (see `maintain`).
+    pub generation: i64,
+    /// The last chunk's sequence number (-1 without chunks), how many chunks and their bytes.
+    pub last_seq: i64,
+    pub chunks: i64,
+    pub chunk_bytes: i64,
+}
+
+/// Reads a stored document's bytes, or `None` when it is not stored.
+pub fn read(conn: &Connection, doc_id: &DocId) -> Result<Option<Stored>, StoreError> {
+    let row: Option<(Option<Vec<u8>>, i64)> = conn
         .query_row(
-            "SELECT snapshot FROM docs WHERE doc_id = ?1",
+            "SELECT snapshot, generation FROM docs WHERE doc_id = ?1",
             [doc_id.as_str()],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let Some(snapshot) = snapshot else {
+    let Some((snapshot, generation)) = row else {
         return Ok(None);
     };
-    let bad = |source: crdt_schema::DocError| StoreError::Doc {
-        doc_id: doc_id.to_string(),
-        source: Box::new(source),
+    let mut stored = Stored {
+        bytes: snapshot.unwrap_or_default(),
+        generation,
+        last_seq: -1,
+        chunks: 0,
+        chunk_bytes: 0,
     };
-    // The snapshot followed by the chunks (raw change bytes) is one valid Automerge byte stream: it loads
-    // in one call, much faster than applying the chunks one by one.
-    let mut all = snapshot.unwrap_or_default();
     let mut stmt =
-        conn.prepare_cached("SELECT bytes FROM doc_chunks WHERE doc_id = ?1 ORDER BY seq")?;
+        conn.prepare_cached("SELECT seq, bytes FROM doc_chunks WHERE doc_id = ?1 ORDER BY seq")?;
     let mut rows = stmt.query([doc_id.as_str()])?;
     while let Some(row) = rows.next()? {
         let bytes = row
-            .get_ref(0)?
+            .get_ref(1)?
             .as_blob()
             .map_err(|_| StoreError::Corrupt("a document chunk is not a blob"))?;
-        all.extend_from_slice(bytes);
+        stored.bytes.extend_from_slice(bytes);
+        stored.last_seq = row.get(0)?;
+        stored.chunks += 1;
+        stored.chunk_bytes += bytes.len() as i64;
     }
-    let doc = if all.is_empty() {
-        Automerge::new()
-    } else {
-        crdt_schema::load::load(&all).map_err(bad)?
+    Ok(Some(stored))
+}
+
+/// Loads a document, or `None` when it is not stored.
+pub fn load(conn: &Connection, doc_id: &DocId) -> Result<Option<Automerge>, StoreError> {
+    let Some(stored) = read(conn, doc_id)? else {
+        return Ok(None);
     };
-    Ok(Some(doc))
+    Ok(Some(decode(doc_id, &stored.bytes)?))
+}
+
+/// Decodes stored bytes (through `crdt_schema::load`: outside bytes never reach automerge unguarded).
+pub fn decode(doc_id: &DocId, bytes: &[u8]) -> Result<Automerge, StoreError> {
+    if bytes.is_empty() {
+        return Ok(Automerge::new());
+    }
+    crdt_schema::load::load(bytes).map_err(|source| StoreError::Doc {
+        doc_id: doc_id.to_string(),
+        source: Box::new(source),
+    })
 }
 
 /// Stores a new document whose full state is `snapshot`.

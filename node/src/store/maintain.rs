@@ -21,7 +21,7 @@ use std::{
 };
 
 use crdt_schema::ids::DocId;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::{StoreError, docs, now_ms};
 
@@ -203,50 +203,19 @@ fn compact_due(
 /// Reads a document in one read transaction and saves it as one snapshot.
 pub fn read_compacted(conn: &Connection, id: &DocId) -> Result<Option<Compacted>, StoreError> {
     let tx = conn.unchecked_transaction()?;
-    let row: Option<(Option<Vec<u8>>, i64)> = tx
-        .query_row(
-            "SELECT snapshot, generation FROM docs WHERE doc_id = ?1",
-            [id.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let Some((snapshot, generation)) = row else {
-        return Ok(None);
-    };
-    let bad = |source| StoreError::Doc {
-        doc_id: id.to_string(),
-        source: Box::new(source),
-    };
-    let (mut upto_seq, mut chunks, mut chunk_bytes) = (-1, 0, 0);
-    // Snapshot then chunks: one Automerge byte stream, loaded in one call.
-    let mut all = snapshot.unwrap_or_default();
-    {
-        let mut stmt =
-            tx.prepare_cached("SELECT seq, bytes FROM doc_chunks WHERE doc_id = ?1 ORDER BY seq")?;
-        let mut rows = stmt.query([id.as_str()])?;
-        while let Some(row) = rows.next()? {
-            let bytes = row
-                .get_ref(1)?
-                .as_blob()
-                .map_err(|_| StoreError::Corrupt("a document chunk is not a blob"))?;
-            all.extend_from_slice(bytes);
-            upto_seq = row.get(0)?;
-            chunks += 1;
-            chunk_bytes += bytes.len() as i64;
-        }
-    }
+    let stored = docs::read(&tx, id)?;
     tx.finish()?;
-    if chunks == 0 {
+    let Some(stored) = stored.filter(|s| s.chunks > 0) else {
         return Ok(None);
-    }
-    let doc = crdt_schema::load::load(&all).map_err(bad)?;
+    };
+    let doc = docs::decode(id, &stored.bytes)?;
     Ok(Some(Compacted {
         doc_id: id.clone(),
         snapshot: doc.save(),
-        generation,
-        upto_seq,
-        chunks,
-        chunk_bytes,
+        generation: stored.generation,
+        upto_seq: stored.last_seq,
+        chunks: stored.chunks,
+        chunk_bytes: stored.chunk_bytes,
     }))
 }
 
