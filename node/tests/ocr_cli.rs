@@ -3,25 +3,8 @@
 
 use ocr_model::synth::{FontSet, Renderer, Split, Tier, fonts};
 
-const KEYS: [&str; 17] = [
-    "nik",
-    "name",
-    "birth_place",
-    "birth_date",
-    "sex",
-    "blood_type",
-    "address",
-    "rt_rw",
-    "village",
-    "district",
-    "regency",
-    "province",
-    "religion",
-    "marital_status",
-    "occupation",
-    "nationality",
-    "valid_until",
-];
+/// The contract's 17 field keys (pinned by `ocr-model`'s own tests).
+const KEYS: [&str; 17] = ocr_model::fields::FIELD_KEYS;
 
 #[test]
 fn ocr_prints_one_json_object_per_image() {
