@@ -176,7 +176,7 @@ pub fn compact_all(conn: &Connection) -> Result<usize, StoreError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crdt_schema::{
         automerge::ActorId,
@@ -184,43 +184,18 @@ mod tests {
         queue::{IssueTicket, Issuer, QueueDay},
     };
 
-    #[test]
-    fn snapshot_plus_chunks_round_trip_and_compact() {
-        let dir = tempfile::tempdir().unwrap();
-        let (_, conn) = super::super::open_database(dir.path()).unwrap();
-        let mut q = QueueDay::create(
+    /// An empty queue day for storage tests.
+    pub(in crate::store) fn new_day() -> QueueDay {
+        QueueDay::create(
             &ClinicId::parse("pkm").unwrap(),
             time::macros::date!(2026 - 11 - 22),
             ActorId::random(),
         )
-        .unwrap();
-        let id = q.doc_id();
-        insert(&conn, &id, "queue_day", &q.save(), 1).unwrap();
-        let issuer = Issuer {
-            by: "u".into(),
-            node: "n".into(),
-            slot: 0,
-        };
-        for i in 0..5 {
-            let req = IssueTicket {
-                service: "umum".into(),
-                prefix: "A".into(),
-                priority: None,
-                patient_id: None,
-                origin: None,
-            };
-            let change = q.issue(&req, &issuer, i).unwrap().change.unwrap();
-            assert_eq!(
-                append(&conn, &id, change.raw_bytes(), i).unwrap(),
-                i as u64 + 1
-            );
-        }
-        let loaded = QueueDay::from_doc(load(&conn, &id).unwrap().unwrap()).unwrap();
-        assert_eq!(loaded.state(), q.state());
-        assert_eq!(needing_compaction(&conn, 5, 10).unwrap(), vec![id.clone()]);
-        compact(&conn, &id, &q.save(), 9).unwrap();
-        assert!(needing_compaction(&conn, 1, 10).unwrap().is_empty());
-        // One small chunk after a larger snapshot is not worth a full save yet.
+        .unwrap()
+    }
+
+    /// Issues one `umum` ticket at `at` and returns the change's bytes (one chunk).
+    pub(in crate::store) fn issue(q: &mut QueueDay, at: i64) -> Vec<u8> {
         let req = IssueTicket {
             service: "umum".into(),
             prefix: "A".into(),
@@ -228,8 +203,38 @@ mod tests {
             patient_id: None,
             origin: None,
         };
-        let change = q.issue(&req, &issuer, 10).unwrap().change.unwrap();
-        append(&conn, &id, change.raw_bytes(), 10).unwrap();
+        let issuer = Issuer {
+            by: "u".into(),
+            node: "n".into(),
+            slot: 0,
+        };
+        q.issue(&req, &issuer, at)
+            .unwrap()
+            .change
+            .unwrap()
+            .raw_bytes()
+            .to_vec()
+    }
+
+    #[test]
+    fn snapshot_plus_chunks_round_trip_and_compact() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, conn) = super::super::open_database(dir.path()).unwrap();
+        let mut q = new_day();
+        let id = q.doc_id();
+        insert(&conn, &id, "queue_day", &q.save(), 1).unwrap();
+        for i in 0..5 {
+            let change = issue(&mut q, i);
+            assert_eq!(append(&conn, &id, &change, i).unwrap(), i as u64 + 1);
+        }
+        let loaded = QueueDay::from_doc(load(&conn, &id).unwrap().unwrap()).unwrap();
+        assert_eq!(loaded.state(), q.state());
+        assert_eq!(needing_compaction(&conn, 5, 10).unwrap(), vec![id.clone()]);
+        compact(&conn, &id, &q.save(), 9).unwrap();
+        assert!(needing_compaction(&conn, 1, 10).unwrap().is_empty());
+        // One small chunk after a larger snapshot is not worth a full save yet.
+        let change = issue(&mut q, 10);
+        append(&conn, &id, &change, 10).unwrap();
         assert!(needing_compaction(&conn, 1, 10).unwrap().is_empty());
         let loaded = QueueDay::from_doc(load(&conn, &id).unwrap().unwrap()).unwrap();
         assert_eq!(loaded.state(), q.state());

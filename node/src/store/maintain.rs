@@ -246,44 +246,15 @@ fn wal_pages(conn: &Connection) -> Result<i64, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crdt_schema::{
-        automerge::ActorId,
-        ids::ClinicId,
-        queue::{IssueTicket, Issuer, QueueDay},
-    };
-
-    fn issue(q: &mut QueueDay, at: i64) -> Vec<u8> {
-        let req = IssueTicket {
-            service: "umum".into(),
-            prefix: "A".into(),
-            priority: None,
-            patient_id: None,
-            origin: None,
-        };
-        let issuer = Issuer {
-            by: "u".into(),
-            node: "n".into(),
-            slot: 0,
-        };
-        q.issue(&req, &issuer, at)
-            .unwrap()
-            .change
-            .unwrap()
-            .raw_bytes()
-            .to_vec()
-    }
+    use crate::store::docs::tests::{issue, new_day};
+    use crdt_schema::queue::QueueDay;
 
     #[test]
     fn a_snapshot_swaps_in_keeping_later_chunks_and_never_over_a_newer_generation() {
         let dir = tempfile::tempdir().unwrap();
         let (path, conn) = super::super::open_database(dir.path()).unwrap();
         let reader = super::super::open_conn(&path, false).unwrap();
-        let mut q = QueueDay::create(
-            &ClinicId::parse("pkm").unwrap(),
-            time::macros::date!(2026 - 11 - 22),
-            ActorId::random(),
-        )
-        .unwrap();
+        let mut q = new_day();
         let id = q.doc_id();
         docs::insert(&conn, &id, "queue_day", &q.save(), 1).unwrap();
         for i in 0..5 {
