@@ -109,6 +109,11 @@ pub fn bounds(q: &Quad) -> (f32, f32, f32, f32) {
     b
 }
 
+/// The point a share `t` of the way from `a` to `b`.
+pub fn lerp(a: Point, b: Point, t: f32) -> Point {
+    [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t]
+}
+
 /// Euclidean distance between two points.
 pub fn dist(a: Point, b: Point) -> f32 {
     (a[0] - b[0]).hypot(a[1] - b[1])

@@ -11,6 +11,7 @@
 #   OUT=ocr-model/model        where the model files go (SMOKE default: target-train/smoke-model)
 #   WORK=target-train          venv, rendered data, checkpoints, logs (git-ignored)
 #   TRAIN_CARDS=3000           cards per tier for training (3 tiers, ~18 line crops per card)
+#   HARD_CARDS=1.5*TRAIN_CARDS  training cards of the hard tier (its lines are the most varied)
 #   VAL_CARDS=300              held-out cards per tier
 #   EPOCHS=8  BUDGET_MIN=85    training stops at whichever comes first
 #   SEED=1234                  training seed (render seeds: 1 train, 2 held-out)
@@ -36,6 +37,7 @@ else
   EPOCHS="${EPOCHS:-8}"; BUDGET_MIN="${BUDGET_MIN:-85}"
   DATA="$WORK/data"; RUN="$WORK/run"; SMOKE_FLAG=
 fi
+HARD_CARDS="${HARD_CARDS:-$(( TRAIN_CARDS * 3 / 2 ))}"
 start=$(date +%s)
 say() { echo "[train.sh $(( $(date +%s) - start ))s] $*"; }
 
@@ -64,8 +66,9 @@ render() { # dir count seed tier fonts
 }
 TRAIN_DIRS=(); VAL_DIRS=()
 for tier in scan photo hard; do
-  say "rendering $TRAIN_CARDS training cards, tier $tier"
-  render "$DATA/train-$tier" "$TRAIN_CARDS" 1 "$tier" train
+  n="$TRAIN_CARDS"; [ "$tier" = hard ] && n="$HARD_CARDS"
+  say "rendering $n training cards, tier $tier"
+  render "$DATA/train-$tier" "$n" 1 "$tier" train
   TRAIN_DIRS+=("$DATA/train-$tier")
   say "rendering $VAL_CARDS held-out cards, tier $tier"
   render "$DATA/val-$tier" "$VAL_CARDS" 2 "$tier" heldout

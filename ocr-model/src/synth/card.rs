@@ -9,7 +9,6 @@
 use ab_glyph::PxScale;
 use image::{Rgb, RgbImage};
 use rand::Rng;
-use rand::seq::IndexedRandom;
 
 use super::fonts::{FontSet, Role};
 use super::identity::Identity;
@@ -73,7 +72,41 @@ struct Print {
     dy: f32,
     ink: [u8; 3],
     squeeze: f32,
-    embolden: f32,
+}
+
+/// Stroke weight of one role's print: emboldening as a share of the cap height, or thinning.
+#[derive(Debug, Clone, Copy)]
+struct Weight {
+    bold: f32,
+    thin: f32,
+}
+
+impl Weight {
+    /// Most cards print as the face was drawn; some heavier (ink spread, a bold cut), some lighter.
+    fn draw<R: Rng + ?Sized>(rng: &mut R) -> Weight {
+        let u: f32 = rng.random();
+        if u < 0.5 {
+            Weight {
+                bold: 0.0,
+                thin: 0.0,
+            }
+        } else if u < 0.85 {
+            Weight {
+                bold: rng.random_range(0.015..0.1),
+                thin: 0.0,
+            }
+        } else {
+            Weight {
+                bold: 0.0,
+                thin: rng.random_range(0.15..0.5),
+            }
+        }
+    }
+
+    fn apply(self, style: &mut TextStyle<'_>) {
+        style.embolden = self.bold * style.cap_height();
+        style.thin = self.thin;
+    }
 }
 
 struct Ctx<'a> {
@@ -178,10 +211,7 @@ pub fn draw<R: Rng + ?Sized>(rng: &mut R, id: &Identity, fonts: &FontSet, px_per
     let mut img = RgbImage::new(w, h);
     background(rng, &mut img, s);
 
-    let pick_face = |rng: &mut R, role: Role| {
-        let i = fonts.for_role(role).choose(rng).copied().unwrap_or(0);
-        fonts.face(i)
-    };
+    let pick_face = |rng: &mut R, role: Role| fonts.face(fonts.pick(role, rng));
     let body_face = pick_face(rng, Role::Body);
     let header_face = pick_face(rng, Role::Header);
     let nik_face = pick_face(rng, Role::Nik);
@@ -192,18 +222,17 @@ pub fn draw<R: Rng + ?Sized>(rng: &mut R, id: &Identity, fonts: &FontSet, px_per
         dy: rng.random_range(-0.4..0.4),
         ink: [grey, grey, grey.saturating_add(rng.random_range(0..25))],
         squeeze: rng.random_range(0.9..1.04),
-        embolden: if rng.random_bool(0.3) {
-            rng.random_range(0.2..0.6) * s / 10.0
-        } else {
-            0.0
-        },
     };
+    // One printer's weight for the body and header; the NIK's face varies more, so its own.
+    let weight = Weight::draw(rng);
+    let nik_weight = Weight::draw(rng);
     fn style(face: &super::fonts::Face, print: Print) -> TextStyle<'_> {
         TextStyle {
             font: &face.font,
             scale: PxScale::from(10.0),
             tracking: 0.0,
-            embolden: print.embolden,
+            embolden: 0.0,
+            thin: 0.0,
             color: print.ink,
             opacity: 0.97 - f32::from(print.ink[0]) / 600.0,
         }
@@ -211,11 +240,14 @@ pub fn draw<R: Rng + ?Sized>(rng: &mut R, id: &Identity, fonts: &FontSet, px_per
     let mut body = style(body_face, print);
     body.scale = scale_for_cap(&body, rng.random_range(1.35..1.55) * s);
     body.scale.x *= print.squeeze;
+    weight.apply(&mut body);
     let mut header = style(header_face, print);
     header.scale = scale_for_cap(&header, rng.random_range(1.8..2.1) * s);
+    weight.apply(&mut header);
     let mut nik = style(nik_face, print);
     nik.scale = scale_for_cap(&nik, rng.random_range(2.3..2.7) * s);
     nik.tracking = rng.random_range(0.0..0.25) * s;
+    nik_weight.apply(&mut nik);
 
     let mut c = Ctx {
         img,

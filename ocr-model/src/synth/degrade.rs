@@ -16,8 +16,12 @@ pub enum Tier {
     Scan,
     /// A phone photo on a desk: rotation, tilt, uneven light, mild blur, JPEG 60-90.
     Photo,
-    /// A bad phone photo: strong blur, low light, glare, strong tilt, JPEG 20-40.
+    /// A bad phone photo that a person can still read: strong blur and shake (up to about a fifth
+    /// of the body text's height), low light, glare, strong tilt, JPEG 20-40.
     Hard,
+    /// Photos nobody can read (a small card, blur and shake wider than the letters, little light):
+    /// not for scoring but for checking that the reader refuses or flags them instead of guessing.
+    Unreadable,
 }
 
 impl std::str::FromStr for Tier {
@@ -27,6 +31,7 @@ impl std::str::FromStr for Tier {
             "scan" => Ok(Tier::Scan),
             "photo" => Ok(Tier::Photo),
             "hard" => Ok(Tier::Hard),
+            "unreadable" => Ok(Tier::Unreadable),
             other => Err(SynthError::BadTier(other.to_owned())),
         }
     }
@@ -55,12 +60,19 @@ pub struct DegradeParams {
     pub glare: f64,
     /// Peak brightness added by a glare spot, in grey levels.
     pub glare_strength: (f32, f32),
-    /// Gaussian blur sigma in output pixels.
+    /// Gaussian blur sigma, in output pixels or (with `blur_in_mm`) in millimetres of the card.
     pub blur_sigma: (f32, f32),
     /// Probability of camera-shake (linear motion) blur.
     pub motion: f64,
-    /// Length of the motion blur streak in output pixels.
+    /// Length of the motion blur streak, in output pixels or (with `blur_in_mm`) card millimetres.
     pub motion_len: (f32, f32),
+    /// Whether blur and shake are measured on the card rather than in pixels: then a small card in
+    /// the frame is blurred as much relative to its text as a large one, and stays legible.
+    pub blur_in_mm: bool,
+    /// Probability of a thumb holding the card, over one of its edges.
+    pub thumb: f64,
+    /// Probability of a soft shadow (a hand, the phone) across part of the card.
+    pub shadow: f64,
     /// Additive noise standard deviation in grey levels.
     pub noise_sigma: (f32, f32),
     /// JPEG quality range, or `None` for lossless PNG output.
@@ -85,6 +97,9 @@ impl Tier {
                 blur_sigma: (0.0, 0.5),
                 motion: 0.0,
                 motion_len: (0.0, 0.0),
+                blur_in_mm: false,
+                thumb: 0.0,
+                shadow: 0.0,
                 noise_sigma: (0.5, 2.5),
                 jpeg_quality: Some((90, 96)),
             },
@@ -102,6 +117,9 @@ impl Tier {
                 blur_sigma: (0.3, 1.1),
                 motion: 0.1,
                 motion_len: (2.0, 4.0),
+                blur_in_mm: false,
+                thumb: 0.25,
+                shadow: 0.2,
                 noise_sigma: (1.5, 5.0),
                 jpeg_quality: Some((60, 90)),
             },
@@ -116,11 +134,38 @@ impl Tier {
                 gradient: (0.2, 0.6),
                 glare: 0.6,
                 glare_strength: (60.0, 150.0),
-                blur_sigma: (0.9, 1.8),
+                // About 0.9-1.8 px and 3-8 px of shake on a card that fills two thirds of the frame
+                // (8 px/mm), as strong relative to the text on a smaller one. The body text's
+                // capitals are 1.35-1.55 mm high.
+                blur_sigma: (0.11, 0.22),
                 motion: 0.4,
-                motion_len: (3.0, 8.0),
+                motion_len: (0.35, 0.9),
+                blur_in_mm: true,
+                thumb: 0.3,
+                shadow: 0.35,
                 noise_sigma: (5.0, 11.0),
                 jpeg_quality: Some((20, 40)),
+            },
+            Tier::Unreadable => DegradeParams {
+                frame: (1024, 768),
+                portrait: 0.3,
+                card_fill: (0.45, 0.6),
+                max_rotation_deg: 15.0,
+                perspective: 0.12,
+                textured_background: true,
+                light: (0.3, 0.6),
+                gradient: (0.2, 0.6),
+                glare: 0.3,
+                glare_strength: (60.0, 150.0),
+                // Blur of half the capitals' height, shake longer than a letter is wide.
+                blur_sigma: (0.45, 0.7),
+                motion: 0.6,
+                motion_len: (1.4, 2.5),
+                blur_in_mm: true,
+                thumb: 0.3,
+                shadow: 0.4,
+                noise_sigma: (6.0, 12.0),
+                jpeg_quality: Some((15, 30)),
             },
         }
     }
@@ -549,13 +594,114 @@ pub fn compose<R: Rng + ?Sized>(
     Ok(out)
 }
 
+/// A thumb holding the card: a skin-toned, shaded, soft-edged oval over one edge of the card
+/// (the bottom, the photo side or the top), reaching a few millimetres in, as at a kiosk where the
+/// patient holds the card up to the camera. It stays off the labelled text, which a person would
+/// move their thumb from; the reader must not take it for the card's outline or for ink.
+pub fn thumb<R: Rng + ?Sized>(
+    rng: &mut R,
+    img: &mut RgbImage,
+    pl: &Placement,
+    card_mm: (f32, f32),
+    p: &DegradeParams,
+) -> Result<(), SynthError> {
+    if !rng.random_bool(p.thumb) {
+        return Ok(());
+    }
+    let (cw, ch) = card_mm;
+    let to_frame = Homography::from_quads(&geom::rect_quad(0.0, 0.0, cw, ch), &pl.corners)
+        .ok_or(SynthError::Geometry)?;
+    let to_card = Homography::from_quads(&pl.corners, &geom::rect_quad(0.0, 0.0, cw, ch))
+        .ok_or(SynthError::Geometry)?;
+    // Centre (card mm), half-axes along and across the edge, and the unit normal into the card.
+    let (rx, ry) = (
+        rng.random_range(7.5..10.0f32),
+        rng.random_range(22.0..35.0f32),
+    );
+    let side: f32 = rng.random();
+    let (centre, normal, reach) = if side < 0.5 {
+        let x = rng.random_range(12.0..cw - 12.0);
+        ([x, ch], [0.0, -1.0], rng.random_range(1.0..3.5f32))
+    } else if side < 0.8 {
+        let y = rng.random_range(14.0..34.0f32);
+        ([cw, y], [-1.0, 0.0], rng.random_range(2.0..7.0f32))
+    } else {
+        let x = rng.random_range(6.0..cw - 6.0);
+        ([x, 0.0], [0.0, 1.0], rng.random_range(1.0..2.5f32))
+    };
+    // The oval's far end lies `reach` inside the card; it comes in at a slight slant.
+    let c = [
+        centre[0] - normal[0] * (ry - reach),
+        centre[1] - normal[1] * (ry - reach),
+    ];
+    let tilt = rng.random_range(-0.35..0.35f32);
+    let axis_n = {
+        let (s, co) = tilt.sin_cos();
+        [
+            normal[0] * co - normal[1] * s,
+            normal[0] * s + normal[1] * co,
+        ]
+    };
+    let axis_t = [-axis_n[1], axis_n[0]];
+    const TONES: [[f32; 3]; 5] = [
+        [224.0, 172.0, 135.0],
+        [198.0, 140.0, 100.0],
+        [170.0, 115.0, 80.0],
+        [141.0, 90.0, 60.0],
+        [110.0, 70.0, 48.0],
+    ];
+    let tone = TONES[rng.random_range(0..TONES.len())];
+    let soft = rng.random_range(0.6..1.5f32); // edge softness, mm
+    // Frame-space bounds of the oval's box.
+    let r = rx.max(ry) + soft;
+    let box_q = [
+        [c[0] - r, c[1] - r],
+        [c[0] + r, c[1] - r],
+        [c[0] + r, c[1] + r],
+        [c[0] - r, c[1] + r],
+    ];
+    let fq = to_frame.apply_quad(&box_q);
+    let (x0, y0, x1, y1) = geom::bounds(&fq);
+    let (fw, fh) = (img.width() as i64, img.height() as i64);
+    let xs = (x0.floor() as i64).clamp(0, fw);
+    let xe = (x1.ceil() as i64).clamp(0, fw);
+    let ys = (y0.floor() as i64).clamp(0, fh);
+    let ye = (y1.ceil() as i64).clamp(0, fh);
+    for y in ys..ye {
+        for x in xs..xe {
+            let [u, v] = to_card.apply([x as f32 + 0.5, y as f32 + 0.5]);
+            let (du, dv) = (u - c[0], v - c[1]);
+            let a = (du * axis_t[0] + dv * axis_t[1]) / rx;
+            let b = (du * axis_n[0] + dv * axis_n[1]) / ry;
+            let d = (a * a + b * b).sqrt();
+            // Distance outside the outline in mm, roughly.
+            let out = (d - 1.0) * rx.min(ry);
+            let alpha = (0.5 - out / soft).clamp(0.0, 1.0);
+            if alpha <= 0.0 {
+                continue;
+            }
+            // Rounded shading: lit in the middle, darker towards the rim and the far end.
+            let shade = 0.6 + 0.45 * (1.0 - d * d).max(0.0).sqrt() - 0.1 * b.max(0.0);
+            let px = img.get_pixel_mut(x as u32, y as u32);
+            for k in 0..3 {
+                let t = (tone[k] * shade).clamp(0.0, 255.0);
+                let o = f32::from(px.0[k]);
+                px.0[k] = (o + (t - o) * alpha) as u8;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Lighting (gradient, brightness, colour cast), glare, blur and noise, in place.
 pub fn photometric<R: Rng + ?Sized>(
     rng: &mut R,
     img: &mut RgbImage,
     corners: &Quad,
+    px_per_mm: f32,
     p: &DegradeParams,
 ) {
+    let unit = if p.blur_in_mm { px_per_mm } else { 1.0 };
     let (w, h) = (img.width() as usize, img.height() as usize);
     let light = range(rng, p.light);
     let grad = range(rng, p.gradient);
@@ -589,13 +735,31 @@ pub fn photometric<R: Rng + ?Sized>(
     } else {
         None
     };
+    // A soft shadow edge across the card: a half-plane through a point on the card, darkened by
+    // `depth`, with a penumbra `soft` pixels wide.
+    let shadow = if rng.random_bool(p.shadow) {
+        let t = [rng.random_range(0.2..0.8f32), rng.random_range(0.2..0.8f32)];
+        let top = geom::lerp(corners[0], corners[1], t[0]);
+        let bot = geom::lerp(corners[3], corners[2], t[0]);
+        let at = geom::lerp(top, bot, t[1]);
+        let a = rng.random_range(0.0..std::f32::consts::TAU);
+        let width = geom::dist(corners[0], corners[1]);
+        Some((
+            at,
+            [a.cos(), a.sin()],
+            rng.random_range(0.2..0.5f32),
+            rng.random_range(0.02..0.1f32) * width,
+        ))
+    } else {
+        None
+    };
     let diag = ((w * w + h * h) as f32).sqrt();
     // The lighting field is smooth, so blurring first and lighting after is equivalent and lets
     // lighting, glare and noise share one pass.
-    let sigma = range(rng, p.blur_sigma);
+    let sigma = range(rng, p.blur_sigma) * unit;
     blur(img, sigma);
     if rng.random_bool(p.motion) {
-        let len = range(rng, p.motion_len);
+        let len = range(rng, p.motion_len) * unit;
         motion_blur(img, len, rng.random_range(0.0..std::f32::consts::PI));
     }
     let noise = range(rng, p.noise_sigma);
@@ -616,7 +780,12 @@ pub fn photometric<R: Rng + ?Sized>(
         let fy = y as f32;
         let gy = 1.0 + grad * (fy - h as f32 / 2.0) * gs / diag;
         for (x, g) in gain.chunks_exact_mut(3).enumerate() {
-            let l = gy + gx[x];
+            let mut l = gy + gx[x];
+            if let Some((at, n, depth, soft)) = shadow {
+                let d = (x as f32 - at[0]) * n[0] + (fy - at[1]) * n[1];
+                let t = (0.5 + d / soft).clamp(0.0, 1.0);
+                l *= 1.0 - depth * t * t * (3.0 - 2.0 * t);
+            }
             g[0] = l * cast[0];
             g[1] = l * cast[1];
             g[2] = l * cast[2];
@@ -788,7 +957,7 @@ mod tests {
     #[test]
     fn placement_keeps_the_card_inside_the_frame() {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
-        for tier in [Tier::Scan, Tier::Photo, Tier::Hard] {
+        for tier in [Tier::Scan, Tier::Photo, Tier::Hard, Tier::Unreadable] {
             let p = tier.params();
             for _ in 0..500 {
                 let pl = place(&mut rng, &p, (85.6, 54.0));

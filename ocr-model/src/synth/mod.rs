@@ -358,6 +358,7 @@ impl Renderer {
             Tier::Scan => 1u64,
             Tier::Photo => 2,
             Tier::Hard => 3,
+            Tier::Unreadable => 4,
         };
         let split = match self.fonts.split() {
             Split::Train => 0u64,
@@ -380,7 +381,20 @@ impl Renderer {
             .ok_or(SynthError::Geometry)?;
         let radius = card::CORNER_MM * card.px_per_mm;
         let mut image = degrade::compose(&mut rng, &card.image, radius, &pl, &self.params)?;
-        degrade::photometric(&mut rng, &mut image, &pl.corners, &self.params);
+        degrade::thumb(
+            &mut rng,
+            &mut image,
+            &pl,
+            (card::CARD_W_MM, card::CARD_H_MM),
+            &self.params,
+        )?;
+        degrade::photometric(
+            &mut rng,
+            &mut image,
+            &pl.corners,
+            pl.px_per_mm,
+            &self.params,
+        );
         let jpeg = match self.params.jpeg_quality {
             Some((lo, hi)) => {
                 let q = if hi > lo {

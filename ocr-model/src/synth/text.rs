@@ -13,8 +13,12 @@ pub struct TextStyle<'a> {
     pub scale: PxScale,
     /// Extra space after every glyph, in pixels (may be negative).
     pub tracking: f32,
-    /// Synthetic emboldening: the outline is stamped again this many pixels to the right.
+    /// Synthetic emboldening: the outline is stamped again up to this many pixels to the right and
+    /// half as far up and down, so strokes grow in both directions as in a bold cut.
     pub embolden: f32,
+    /// Synthetic thinning, 0..1: coverage below this share is dropped and the rest stretched, which
+    /// pares up to half a pixel off every edge (a light cut, or a printer low on toner).
+    pub thin: f32,
     /// Ink colour.
     pub color: [u8; 3],
     /// Ink opacity, 0..=1.
@@ -78,10 +82,19 @@ pub fn draw(img: &mut RgbImage, style: &TextStyle<'_>, text: &str, x: f32, basel
     let mh = (f.ascent() - f.descent() + 5.0).ceil().max(1.0) as usize;
     let mut mask = vec![0.0f32; mw * mh];
 
-    let stamps: &[f32] = if style.embolden > 0.0 {
-        &[0.0, 0.5, 1.0]
+    // Stamp offsets as shares of `embolden`: across, and half as far up and down.
+    let stamps: &[[f32; 2]] = if style.embolden > 0.0 {
+        &[
+            [0.0, 0.0],
+            [0.5, 0.0],
+            [1.0, 0.0],
+            [0.25, -0.25],
+            [0.75, -0.25],
+            [0.25, 0.25],
+            [0.75, 0.25],
+        ]
     } else {
-        &[0.0]
+        &[[0.0, 0.0]]
     };
     let mut pen = x;
     let mut prev = None;
@@ -91,8 +104,13 @@ pub fn draw(img: &mut RgbImage, style: &TextStyle<'_>, text: &str, x: f32, basel
             pen += f.kern(p, id);
         }
         for s in stamps {
-            let glyph =
-                id.with_scale_and_position(style.scale, point(pen + s * style.embolden, baseline));
+            let glyph = id.with_scale_and_position(
+                style.scale,
+                point(
+                    pen + s[0] * style.embolden,
+                    baseline + s[1] * style.embolden,
+                ),
+            );
             if let Some(outline) = style.font.outline_glyph(glyph) {
                 let b = outline.px_bounds();
                 let ox = b.min.x as i64 - left as i64;
@@ -111,6 +129,12 @@ pub fn draw(img: &mut RgbImage, style: &TextStyle<'_>, text: &str, x: f32, basel
         prev = Some(id);
     }
 
+    if style.thin > 0.0 {
+        let keep = 1.0 / (1.0 - style.thin.min(0.9));
+        for m in &mut mask {
+            *m = ((*m - style.thin) * keep).clamp(0.0, 1.0);
+        }
+    }
     let (iw, ih) = (img.width() as i64, img.height() as i64);
     for my in 0..mh {
         let py = top as i64 + my as i64;
