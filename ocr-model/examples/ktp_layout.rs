@@ -5,7 +5,10 @@
 //! ```text
 //! cargo run --release -p ocr-model --example ktp_layout -- DATASET_DIR [--draw OUT_DIR]
 //! ```
-//! DATASET_DIR is a `render-ktp` output (images and `labels.jsonl`).
+//! DATASET_DIR is a `render-ktp` output (images and `labels.jsonl`). `--candidates` prints every
+//! mask's candidate; `--detect-only` skips the layout (faster, corner errors and finder time only);
+//! `--repeat N` runs the finder N times per photo and counts the fastest run (steadier timings on
+//! a busy machine).
 
 use std::path::PathBuf;
 
@@ -23,7 +26,15 @@ fn main() {
         std::fs::create_dir_all(d).expect("draw dir");
     }
     let labels = std::fs::read_to_string(dir.join("labels.jsonl")).expect("labels");
+    let detect_only = args.iter().any(|a| a == "--detect-only");
+    let repeat: usize = args
+        .iter()
+        .position(|a| a == "--repeat")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     let (mut n, mut missed, mut errs) = (0, 0, Vec::new());
+    let mut detect_time = std::time::Duration::ZERO;
     for line in labels.lines() {
         let v: serde_json::Value = serde_json::from_str(line).expect("json");
         let file = v["file"].as_str().unwrap();
@@ -48,7 +59,15 @@ fn main() {
             }
             println!("  truth {truth:?}");
         }
-        let Some(card) = detect::find_card(&img) else {
+        let mut fastest = std::time::Duration::MAX;
+        let mut found = None;
+        for _ in 0..repeat {
+            let t0 = std::time::Instant::now();
+            found = detect::find_card(&img);
+            fastest = fastest.min(t0.elapsed());
+        }
+        detect_time += fastest;
+        let Some(card) = found else {
             missed += 1;
             println!("{file}: no card");
             continue;
@@ -59,6 +78,13 @@ fn main() {
             .fold(0.0f32, f32::max)
             / px_per_mm;
         errs.push(err);
+        if detect_only {
+            println!(
+                "{file}: score {:.2}, worst corner {:.2} mm",
+                card.score, err
+            );
+            continue;
+        }
         let pyr = layout::Pyramid::new(reader::to_gray(&img));
         let mut rect = layout::rectify(&pyr, &card.corners, false).expect("rectify");
         let flip = layout::looks_upside_down(&rect);
@@ -110,8 +136,13 @@ fn main() {
     }
     errs.sort_by(f32::total_cmp);
     let med = errs.get(errs.len() / 2).copied().unwrap_or(f32::NAN);
+    let p90 = errs.get(errs.len() * 90 / 100).copied().unwrap_or(f32::NAN);
     let p95 = errs.get(errs.len() * 95 / 100).copied().unwrap_or(f32::NAN);
+    let over = |mm: f32| errs.iter().filter(|&&e| e > mm).count();
     println!(
-        "{n} cards, {missed} without a card found; worst-corner error median {med:.2} mm, p95 {p95:.2} mm"
+        "{n} cards, {missed} without a card found; worst-corner error median {med:.2} mm, p90 {p90:.2} mm, p95 {p95:.2} mm, > 1 mm {}, > 5 mm {}; find_card {:.2} ms mean",
+        over(1.0),
+        over(5.0),
+        detect_time.as_secs_f64() * 1000.0 / f64::from(n.max(1))
     );
 }

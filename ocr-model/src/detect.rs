@@ -7,8 +7,21 @@
 //! (or the largest) is kept, and its outline is fitted with four straight sides (least squares over
 //! the outline points near each side of its convex hull, so rounded corners do not pull the fit).
 //! A candidate scores by how well the blob fills its quadrilateral, how close its side ratio is
-//! to the card's 85.6 : 54 and how much of the photo it covers; the best wins. Upside-down cards
-//! are handled after rectification (see `layout`).
+//! to the card's 85.6 : 54, how much of the photo it covers and how much the colour changes
+//! across its sides.
+//!
+//! Candidates are then refined on the photo itself (`refine_edges`): each side moves to the line
+//! with the most consistent colour step across it along the middle 80 % of the side (a low
+//! quantile over 16 pieces, so the border of the card's photo or of a glare spot, which runs
+//! along only part of a side, does not count), and the corners are where neighbouring sides meet.
+//! A side already on a sure edge is only polished within a working pixel; otherwise a wide search
+//! on the shrunk image looks up to a fifth of the card outwards (a blob that stopped at the card's
+//! photo or at a glare spot, or at a light card's edge on a light desk, leaves part of the card
+//! out) before the polish. How clearly all four sides are edges then weighs in the score, so a
+//! card-shaped blob of background loses to the card. The first candidate that scores well and has
+//! clear edges ends the search; when none does, the blob of sharp colour changes (`edge_mask`: a
+//! card of about the desk's colour still has an outline and print) is tried as well. Upside-down
+//! cards are handled after rectification (see `layout`).
 
 use image::RgbImage;
 
@@ -30,6 +43,20 @@ pub struct FoundCard {
     pub score: f32,
     /// Share of the photo's area the card covers.
     pub area_fraction: f32,
+}
+
+impl FoundCard {
+    /// A card whose corners (TL, TR, BR, BL) are known rather than found: marked by the operator
+    /// on the kiosk screen, or the ground truth of a rendered card when scoring the rest of the
+    /// reader on its own.
+    pub fn given(corners: Quad, image_w: u32, image_h: u32) -> FoundCard {
+        let area = f64::from(image_w) * f64::from(image_h);
+        FoundCard {
+            corners,
+            score: 1.0,
+            area_fraction: (f64::from(polygon_area(&corners)) / area.max(1.0)) as f32,
+        }
+    }
 }
 
 struct Small {
@@ -183,8 +210,8 @@ fn blob(mask: &[bool], w: usize, h: usize) -> Option<(usize, Vec<bool>)> {
     Some((sizes[id], label.iter().map(|&l| l as usize == id).collect()))
 }
 
-/// Pixels of the blob plus its holes: everything the outside cannot reach without crossing it.
-fn solid_area(member: &[bool], w: usize, h: usize) -> usize {
+/// Pixels the photo's border reaches without crossing a member.
+fn outside(member: &[bool], w: usize, h: usize) -> Vec<bool> {
     let mut outside = vec![false; w * h];
     let mut stack: Vec<usize> = Vec::new();
     for x in 0..w {
@@ -214,7 +241,90 @@ fn solid_area(member: &[bool], w: usize, h: usize) -> usize {
             stack.push(i + w);
         }
     }
-    outside.iter().filter(|&&o| !o).count()
+    outside
+}
+
+/// Pixels of the blob plus its holes: everything the outside cannot reach without crossing it.
+fn solid_area(member: &[bool], w: usize, h: usize) -> usize {
+    outside(member, w, h).iter().filter(|&&o| !o).count()
+}
+
+/// Gaps in an outline that [`edge_mask`] closes, in working pixels.
+const EDGE_GAP: usize = 4;
+
+/// Where the colour changes sharply (the top tenth of gradients on the lightly blurred working
+/// image), with gaps of a few pixels closed and everything enclosed filled in: a card whose
+/// colour is close to the desk's still has an outline and print.
+fn edge_mask(s: &Small) -> Vec<bool> {
+    let (w, h) = (s.w, s.h);
+    let at = |v: &[[f32; 3]], x: usize, y: usize| v[y * w + x];
+    // A 3x3 box blur, rows then columns.
+    let mut rows = vec![[0.0f32; 3]; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let (a, b, c) = (
+                at(&s.rgb, x.saturating_sub(1), y),
+                at(&s.rgb, x, y),
+                at(&s.rgb, (x + 1).min(w - 1), y),
+            );
+            rows[y * w + x] = [0, 1, 2].map(|k| (a[k] + b[k] + c[k]) / 3.0);
+        }
+    }
+    let mut blur = vec![[0.0f32; 3]; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let (a, b, c) = (
+                at(&rows, x, y.saturating_sub(1)),
+                at(&rows, x, y),
+                at(&rows, x, (y + 1).min(h - 1)),
+            );
+            blur[y * w + x] = [0, 1, 2].map(|k| (a[k] + b[k] + c[k]) / 3.0);
+        }
+    }
+    // Gradient: the larger of the horizontal and vertical central differences, summed over the
+    // channels (at most 765).
+    let diff = |p: [f32; 3], q: [f32; 3]| (0..3).map(|k| (p[k] - q[k]).abs()).sum::<f32>();
+    let mut grad = vec![0u16; w * h];
+    let mut hist = [0u32; 766];
+    for y in 0..h {
+        for x in 0..w {
+            let gx = diff(
+                at(&blur, (x + 1).min(w - 1), y),
+                at(&blur, x.saturating_sub(1), y),
+            );
+            let gy = diff(
+                at(&blur, x, (y + 1).min(h - 1)),
+                at(&blur, x, y.saturating_sub(1)),
+            );
+            let g = (gx.max(gy).round() as u16).min(765);
+            grad[y * w + x] = g;
+            hist[g as usize] += 1;
+        }
+    }
+    let mut above = 0usize;
+    let mut threshold = 765u16;
+    for (g, &n) in hist.iter().enumerate().rev() {
+        above += n as usize;
+        if above * 10 > w * h {
+            threshold = g as u16;
+            break;
+        }
+    }
+    let mut mask: Vec<bool> = grad.iter().map(|&g| g > threshold).collect();
+    for _ in 0..EDGE_GAP {
+        mask = morph(&mask, w, h, true);
+    }
+    for _ in 0..EDGE_GAP {
+        mask = morph(&mask, w, h, false);
+    }
+    let mut filled: Vec<bool> = outside(&mask, w, h).iter().map(|&o| !o).collect();
+    // The blur and the central differences spread an edge by two pixels each way, and the
+    // candidate had better start inside the card than on the rim of its shadow (its sides are
+    // searched outwards much further than inwards).
+    for _ in 0..3 {
+        filled = morph(&filled, w, h, false);
+    }
+    filled
 }
 
 fn cross(o: Point, a: Point, b: Point) -> f32 {
@@ -413,7 +523,15 @@ pub fn side_ratio(q: &Quad) -> f32 {
     long / short.max(1e-3)
 }
 
-fn candidate(mask: &[bool], s: &Small) -> Option<FoundCard> {
+/// A mask's candidate before refinement: its corners in working pixels (reading order) and its
+/// score.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    quad: Quad,
+    score: f32,
+}
+
+fn candidate(mask: &[bool], s: &Small) -> Option<Candidate> {
     let (w, h) = (s.w, s.h);
     let opened = morph(&morph(mask, w, h, false), w, h, true);
     let (count, member) = blob(&opened, w, h)?;
@@ -450,8 +568,20 @@ fn candidate(mask: &[bool], s: &Small) -> Option<FoundCard> {
     }
     // Holes in the blob (print, the photo) count as card: fill is the solid blob over the quad.
     let fill = (solid_area(&member, w, h).max(count) as f32 / area).min(1.0);
-    let ordered = order(quad);
-    let ratio = side_ratio(&ordered);
+    let quad = order(quad);
+    Some(Candidate {
+        quad,
+        score: shape_score(&quad, fill, s),
+    })
+}
+
+/// How card-like a quadrilateral (working pixels, reading order) is: how well its blob fills it,
+/// its side ratio, how much of the photo it covers, whether it is the background and how clearly
+/// the colour steps across its sides.
+fn shape_score(q: &Quad, fill: f32, s: &Small) -> f32 {
+    let (w, h) = (s.w, s.h);
+    let area = polygon_area(q);
+    let ratio = side_ratio(q);
     let aspect = (-((ratio / CARD_RATIO).ln() / 0.22).powi(2)).exp();
     let area_fraction = area / (w * h) as f32;
     // Small cards are still found (and then refused as too small, not as "no card"); among
@@ -459,10 +589,10 @@ fn candidate(mask: &[bool], s: &Small) -> Option<FoundCard> {
     let coverage = (area_fraction / 0.03).min(1.0) * (0.8 + 0.2 * (area_fraction / 0.3).min(1.0));
     // Touching the border on two or more sides usually means the blob is the background.
     let touches = [
-        ordered.iter().any(|p| p[0] < 1.0),
-        ordered.iter().any(|p| p[1] < 1.0),
-        ordered.iter().any(|p| p[0] > w as f32 - 1.0),
-        ordered.iter().any(|p| p[1] > h as f32 - 1.0),
+        q.iter().any(|p| p[0] < 1.0),
+        q.iter().any(|p| p[1] < 1.0),
+        q.iter().any(|p| p[0] > w as f32 - 1.0),
+        q.iter().any(|p| p[1] > h as f32 - 1.0),
     ]
     .iter()
     .filter(|&&t| t)
@@ -470,25 +600,483 @@ fn candidate(mask: &[bool], s: &Small) -> Option<FoundCard> {
     let border = if touches >= 3 { 0.3 } else { 1.0 };
     // A quad reaching well outside the photo is a blob that leaked into the background.
     let margin = 0.02 * (w.max(h) as f32);
-    let outside = ordered.iter().any(|p| {
+    let outside = q.iter().any(|p| {
         p[0] < -margin || p[1] < -margin || p[0] > w as f32 + margin || p[1] > h as f32 + margin
     });
     let border = if outside { border * 0.5 } else { border };
-    let edges = (edge_contrast(&ordered, s) / 24.0).clamp(0.0, 1.0);
-    let score = fill * fill * aspect * coverage * border * (0.4 + 0.6 * edges);
-    let k = s.k;
-    Some(FoundCard {
-        corners: ordered.map(|p| [p[0] * k, p[1] * k]),
+    let edges = (edge_contrast(q, s) / 24.0).clamp(0.0, 1.0);
+    fill * fill * aspect * coverage * border * (0.4 + 0.6 * edges)
+}
+
+/// Nearest working pixel's colour at `p` (working pixels), clamped at the border.
+fn pixel_small(s: &Small, p: Point) -> [f32; 3] {
+    let x = (p[0].max(0.0) as usize).min(s.w - 1);
+    let y = (p[1].max(0.0) as usize).min(s.h - 1);
+    s.rgb[y * s.w + x]
+}
+
+/// Bilinear colour of the photo at `p` (image pixels), clamped at the border.
+fn sample_full(img: &RgbImage, p: Point) -> [f32; 3] {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let raw = img.as_raw();
+    let fx = (p[0] - 0.5).clamp(0.0, (w - 1) as f32);
+    let fy = (p[1] - 0.5).clamp(0.0, (h - 1) as f32);
+    let (x0, y0) = (fx as usize, fy as usize);
+    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+    let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
+    let (r0, r1) = (y0 * w, y1 * w);
+    let mut out = [0.0; 3];
+    for (k, o) in out.iter_mut().enumerate() {
+        let at = |i: usize| f32::from(raw[i * 3 + k]);
+        let top = at(r0 + x0) + (at(r0 + x1) - at(r0 + x0)) * ax;
+        let bottom = at(r1 + x0) + (at(r1 + x1) - at(r1 + x0)) * ax;
+        *o = top + (bottom - top) * ay;
+    }
+    out
+}
+
+/// Pieces a side is cut into for the edge search.
+const SEGMENTS: usize = 16;
+/// A line's edge score is this quantile (from the bottom) of its pieces' steps: a card edge
+/// steps all along the side, the border of the card's photo or of a glare spot only along part
+/// of it.
+const EDGE_QUANTILE: usize = SEGMENTS / 4;
+/// How much a change of colour just inside a line counts against it while the edge is chosen:
+/// inside a card edge is the card, inside the outer rim of the card's shadow is the shadow.
+const FLAT_WEIGHT: f32 = 0.5;
+/// Samples along a piece at most (long sides are sampled more sparsely).
+const MAX_PER_PIECE: usize = 8;
+/// An edge score (grey levels) from which a side counts as a clear card edge.
+const EDGE_CLEAR: f32 = 6.0;
+/// An edge score up to which a side counts as no edge at all.
+const EDGE_NONE: f32 = 1.5;
+/// A side whose fine search near the blob's outline finds an edge this strong stays there
+/// without the wide search.
+const EDGE_SURE: f32 = 2.0 * EDGE_CLEAR;
+/// The wide search looks this far outside a side, as a share of the neighbouring sides' length.
+const REACH: f32 = 0.2;
+/// Wide searches per side, each from where the last one ended (a blob may cover little of the
+/// card).
+const ROUNDS: usize = 2;
+/// A refined corner may move this share of the candidate's shortest side at most.
+const MAX_MOVE: f32 = 0.5;
+
+/// How one side's edge search looks: lines at whole offsets (in `step` pixels along the outward
+/// normal) from `inward` steps inside to `outward` steps outside. A line's colour step is the
+/// mean of a strip of `width` steps inside it minus one outside, `gap` steps from the line, less
+/// `flat` times the change from the inner strip to the next one in; the middle 80 % of the side
+/// is cut into [`SEGMENTS`] pieces sampled every `along` pixels.
+#[derive(Debug, Clone, Copy)]
+struct Search {
+    flat: f32,
+    inward: usize,
+    outward: usize,
+    step: f32,
+    gap: usize,
+    width: usize,
+    along: f32,
+}
+
+/// What [`search_side`] found: the line's offsets (pixels along the outward normal) at the
+/// side's two ends, its edge score and its mean colour step (inside minus outside).
+#[derive(Debug, Clone, Copy)]
+struct SideFit {
+    d0: f32,
+    d1: f32,
+    score: f32,
+    step: [f32; 3],
+}
+
+/// The [`EDGE_QUANTILE`]-th smallest of the pieces' values (NaN counts as the smallest).
+fn low_quantile(v: &[f32; SEGMENTS]) -> f32 {
+    // The EDGE_QUANTILE + 1 smallest so far, ascending.
+    let mut low = [f32::INFINITY; EDGE_QUANTILE + 1];
+    for &x in v {
+        let x = if x.is_nan() { f32::MIN } else { x };
+        if x < low[EDGE_QUANTILE] {
+            let mut i = EDGE_QUANTILE;
+            while i > 0 && low[i - 1] > x {
+                low[i] = low[i - 1];
+                i -= 1;
+            }
+            low[i] = x;
+        }
+    }
+    low[EDGE_QUANTILE]
+}
+
+/// The line near the side `a -> b` (outward normal `n`) with the most consistent colour step
+/// across it all along the side. Lines are given by their offsets at `a` and at `b`, so they may
+/// turn. Each piece's step counts by its projection on `reference` (when `None`, on the mean step
+/// of the line's pieces, so the card may be lighter or darker than what lies around it), less
+/// `p.flat` times the change just inside; the edge score is the [`EDGE_QUANTILE`] of the pieces'
+/// values, in grey levels. `None` for a degenerate side or one without any step.
+fn search_side<F: Fn(Point) -> [f32; 3]>(
+    sample: &F,
+    a: Point,
+    b: Point,
+    n: [f32; 2],
+    p: &Search,
+    reference: Option<[f32; 3]>,
+) -> Option<SideFit> {
+    let len = dist(a, b);
+    if len.is_nan() || len < 4.0 || p.width == 0 {
+        return None;
+    }
+    let u = [(b[0] - a[0]) / len, (b[1] - a[1]) / len];
+    // Profile index i is at offset (i - lead + 0.5) steps; the deepest strip is the card inside
+    // the innermost line's inner strip.
+    let lead = p.inward + p.gap + 2 * p.width;
+    let m = lead + p.outward + p.gap + p.width;
+    let per = ((0.8 * len / SEGMENTS as f32 / p.along).ceil() as usize).clamp(1, MAX_PER_PIECE);
+    let dt = 0.8 / SEGMENTS as f32;
+    // Running sums over the offsets of each piece's mean colour profile across the side.
+    let mut prefix = vec![[0.0f32; 3]; SEGMENTS * (m + 1)];
+    let mut centres = [0.0f32; SEGMENTS];
+    for (j, centre) in centres.iter_mut().enumerate() {
+        let t0 = 0.1 + dt * j as f32;
+        *centre = t0 + dt / 2.0;
+        let row = &mut prefix[j * (m + 1)..(j + 1) * (m + 1)];
+        for oi in 0..m {
+            let off = (oi as f32 - lead as f32 + 0.5) * p.step;
+            let base = [a[0] + n[0] * off, a[1] + n[1] * off];
+            let mut acc = [0.0f32; 3];
+            for s in 0..per {
+                let t = (t0 + dt * (s as f32 + 0.5) / per as f32) * len;
+                let c = sample([base[0] + u[0] * t, base[1] + u[1] * t]);
+                for k in 0..3 {
+                    acc[k] += c[k];
+                }
+            }
+            for k in 0..3 {
+                row[oi + 1][k] = row[oi][k] + acc[k] / per as f32;
+            }
+        }
+    }
+    // Each piece's step for the line at each whole offset, and how much the strip inside that
+    // line differs from the strip further in.
+    let nd = p.inward + p.outward + 1;
+    let mut steps = vec![[0.0f32; 3]; SEGMENTS * nd];
+    let mut flats = vec![0.0f32; SEGMENTS * nd];
+    let wf = p.width as f32;
+    for j in 0..SEGMENTS {
+        let row = &prefix[j * (m + 1)..(j + 1) * (m + 1)];
+        for di in 0..nd {
+            // The line at offset di - inward lies between profile indices at - 1 and at.
+            let at = di + p.gap + 2 * p.width;
+            let (i0, i1) = (at - p.gap - p.width, at - p.gap);
+            let (o0, o1) = (at + p.gap, at + p.gap + p.width);
+            let mut flat = 0.0f32;
+            for k in 0..3 {
+                let inner = row[i1][k] - row[i0][k];
+                let deep = row[i0][k] - row[i0 - p.width][k];
+                steps[j * nd + di][k] = (inner - (row[o1][k] - row[o0][k])) / wf;
+                flat += ((inner - deep) / wf).powi(2);
+            }
+            flats[j * nd + di] = p.flat * flat.sqrt();
+        }
+    }
+    let unit = reference.and_then(|r| {
+        let rn = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
+        (rn > 0.0).then(|| r.map(|v| v / rn))
+    });
+    let at = |j: usize, x: f32| -> (usize, usize, f32) {
+        let lo = (x.max(0.0) as usize).min(nd - 1);
+        (j * nd + lo, j * nd + (lo + 1).min(nd - 1), x - lo as f32)
+    };
+    // The edge score of the line at (fractional) offsets d0, d1, and its mean step.
+    let line = |d0: f32, d1: f32| -> (f32, [f32; 3]) {
+        let mut piece = [[0.0f32; 3]; SEGMENTS];
+        let mut flat = [0.0f32; SEGMENTS];
+        let mut sum = [0.0f32; 3];
+        for j in 0..SEGMENTS {
+            let (lo, hi, f) = at(j, d0 + (d1 - d0) * centres[j]);
+            for k in 0..3 {
+                piece[j][k] = steps[lo][k] + (steps[hi][k] - steps[lo][k]) * f;
+                sum[k] += piece[j][k];
+            }
+            flat[j] = flats[lo] + (flats[hi] - flats[lo]) * f;
+        }
+        let mean = sum.map(|v| v / SEGMENTS as f32);
+        let u = match unit {
+            Some(u) => u,
+            None => {
+                let norm = (sum[0] * sum[0] + sum[1] * sum[1] + sum[2] * sum[2]).sqrt();
+                if norm.is_nan() || norm <= 0.0 {
+                    return (f32::MIN, mean);
+                }
+                sum.map(|v| v / norm)
+            }
+        };
+        let mut proj = [0.0f32; SEGMENTS];
+        for j in 0..SEGMENTS {
+            proj[j] = piece[j][0] * u[0] + piece[j][1] * u[1] + piece[j][2] * u[2] - flat[j];
+        }
+        (low_quantile(&proj), mean)
+    };
+    // Every second offset first (the strips are two steps wide or more, so an edge between two
+    // of them still shows), then the neighbours of the best.
+    let mut best = (0usize, 0usize, f32::MIN);
+    let consider = |d0: usize, d1: usize, best: &mut (usize, usize, f32)| {
+        let q = line(d0 as f32, d1 as f32).0;
+        if q > best.2 {
+            *best = (d0, d1, q);
+        }
+    };
+    for d0 in (0..nd).step_by(2) {
+        for d1 in (0..nd).step_by(2) {
+            consider(d0, d1, &mut best);
+        }
+    }
+    let (c0, c1, _) = best;
+    for d0 in c0.saturating_sub(1)..(c0 + 2).min(nd) {
+        for d1 in c1.saturating_sub(1)..(c1 + 2).min(nd) {
+            consider(d0, d1, &mut best);
+        }
+    }
+    let (b0, b1, q) = best;
+    if q == f32::MIN {
+        return None;
+    }
+    // Between whole offsets: the vertex of the parabola through the best and its neighbours.
+    let vertex = |minus: f32, plus: f32| {
+        let curve = minus - 2.0 * q + plus;
+        if curve < 0.0 {
+            (0.5 * (minus - plus) / curve).clamp(-0.5, 0.5)
+        } else {
+            0.0
+        }
+    };
+    let (f0, f1) = (b0 as f32, b1 as f32);
+    let e0 = if b0 > 0 && b0 + 1 < nd {
+        vertex(line(f0 - 1.0, f1).0, line(f0 + 1.0, f1).0)
+    } else {
+        0.0
+    };
+    let e1 = if b1 > 0 && b1 + 1 < nd {
+        vertex(line(f0, f1 - 1.0).0, line(f0, f1 + 1.0).0)
+    } else {
+        0.0
+    };
+    let (score, step) = line(f0, f1);
+    let off = |d: f32| (d - p.inward as f32) * p.step;
+    Some(SideFit {
+        d0: off(f0 + e0),
+        d1: off(f1 + e1),
         score,
-        area_fraction,
+        step,
     })
 }
 
-/// A candidate this good is taken without trying the remaining masks.
-pub const GOOD_ENOUGH: f32 = 0.9;
+/// The line through `a` and `b` as `n . p = c` with unit normal `n`.
+fn line_through(a: Point, b: Point) -> Option<([f32; 2], f32)> {
+    let len = dist(a, b);
+    if len.is_nan() || len <= 1e-3 {
+        return None;
+    }
+    let n = [-(b[1] - a[1]) / len, (b[0] - a[0]) / len];
+    Some((n, n[0] * a[0] + n[1] * a[1]))
+}
 
-/// Every mask's candidate with the mask's name (`luma`, `blue`, `centre-TOL`), best first; unless
-/// `exhaustive`, the search stops at the first candidate scoring [`GOOD_ENOUGH`].
+/// A side placed by the edge search: its line, edge score, mean step and ends.
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    line: ([f32; 2], f32),
+    score: f32,
+    step: [f32; 3],
+    ends: (Point, Point),
+}
+
+impl Placed {
+    fn new(ends: (Point, Point), f: &SideFit) -> Option<Placed> {
+        Some(Placed {
+            line: line_through(ends.0, ends.1)?,
+            score: f.score,
+            step: f.step,
+            ends,
+        })
+    }
+}
+
+/// A candidate whose sides were moved onto the card's edges by [`refine_edges`].
+#[derive(Debug, Clone, Copy)]
+struct Refined {
+    /// Corners in image pixels, reading order.
+    corners: Quad,
+    /// Each side's edge score (grey levels; 0 where no edge was found).
+    sides: [f32; 4],
+}
+
+/// Moves each side of `q` (working pixels, reading order) onto the most consistent colour step
+/// near it, at the photo's full resolution. A side the fine search finds on a sure edge within a
+/// working pixel stays there; otherwise a wide search on the working image looks from a little
+/// inside to well outside (a blob that stops at the card's photo or at a glare spot leaves part
+/// of the card out; the print further inside is not searched) and the fine search polishes what
+/// it found. A last search within two pixels places the line by the step alone. Corners are where
+/// neighbouring sides meet. `None` when they do not make a convex quadrilateral near `q`.
+fn refine_edges(q: &Quad, s: &Small, img: &RgbImage) -> Option<Refined> {
+    let c = q
+        .iter()
+        .fold([0.0, 0.0], |a, p| [a[0] + p[0] / 4.0, a[1] + p[1] / 4.0]);
+    let k = s.k;
+    let (w, h) = (s.w as f32, s.h as f32);
+    let full = |p: Point| sample_full(img, p);
+    let small = |p: Point| pixel_small(s, [p[0] / k, p[1] / k]);
+    let reach = (k + 1.0) as usize;
+    let fine = Search {
+        flat: FLAT_WEIGHT,
+        inward: reach,
+        outward: reach,
+        step: 1.0,
+        gap: 1,
+        width: 2,
+        along: 3.0,
+    };
+    let settle = Search {
+        flat: 0.0,
+        inward: 2,
+        outward: 2,
+        ..fine
+    };
+    let mut lines = [([0.0f32; 2], 0.0f32); 4];
+    let mut sides = [0.0f32; 4];
+    for i in 0..4 {
+        let (a, b) = (q[i], q[(i + 1) % 4]);
+        let len = dist(a, b);
+        if len.is_nan() || len < 4.0 {
+            return None;
+        }
+        let mut n = [(b[1] - a[1]) / len, -(b[0] - a[0]) / len];
+        let mid = [(a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0];
+        if (mid[0] - c[0]) * n[0] + (mid[1] - c[1]) * n[1] < 0.0 {
+            n = [-n[0], -n[1]];
+        }
+        // A side along the photo's border has nothing outside to step to: it stays, and counts
+        // as a clear edge.
+        let along_border = |f: &dyn Fn(Point) -> bool| f(a) && f(b);
+        let on_border = along_border(&|p| p[0] < 1.5)
+            || along_border(&|p| p[1] < 1.5)
+            || along_border(&|p| p[0] > w - 1.5)
+            || along_border(&|p| p[1] > h - 1.5);
+        let (a, b) = ([a[0] * k, a[1] * k], [b[0] * k, b[1] * k]);
+        lines[i] = line_through(a, b)?;
+        let moved = |p: Point, d: f32| [p[0] + n[0] * d, p[1] + n[1] * d];
+        if on_border {
+            sides[i] = EDGE_CLEAR;
+            continue;
+        }
+        // The fine search near a -> b; when its best line is at the end of its range, it goes
+        // on from there once.
+        let polish = |a: Point, b: Point, reference: Option<[f32; 3]>| {
+            let mut best: Option<Placed> = None;
+            let mut ends = (a, b);
+            for _ in 0..2 {
+                let Some(f) = search_side(&full, ends.0, ends.1, n, &fine, reference)
+                    .filter(|f| f.score > 0.0 && best.is_none_or(|b| f.score > b.score))
+                else {
+                    break;
+                };
+                ends = (moved(ends.0, f.d0), moved(ends.1, f.d1));
+                best = Some(Placed::new(ends, &f)?);
+                if f.d0.abs().max(f.d1.abs()) < reach as f32 - 0.5 {
+                    break;
+                }
+            }
+            best
+        };
+        let mut best = polish(a, b, None);
+        let across = (dist(q[(i + 3) % 4], q[i]) + dist(q[(i + 1) % 4], q[(i + 2) % 4])) / 2.0;
+        let wide = Search {
+            flat: FLAT_WEIGHT,
+            inward: 2,
+            outward: (REACH * across).clamp(3.0, 60.0) as usize,
+            step: k,
+            gap: 0,
+            width: 2,
+            along: k,
+        };
+        let mut from = (a, b);
+        for _ in 0..ROUNDS {
+            if best.is_some_and(|f| f.score >= EDGE_SURE) {
+                break;
+            }
+            let Some(first) =
+                search_side(&small, from.0, from.1, n, &wide, None).filter(|f| f.score > 0.0)
+            else {
+                break;
+            };
+            let ends = (moved(from.0, first.d0), moved(from.1, first.d1));
+            // The fine search keeps the sense of the step the wide one found.
+            let far =
+                polish(ends.0, ends.1, Some(first.step)).or_else(|| Placed::new(ends, &first));
+            match far.filter(|f| best.is_none_or(|b| f.score > b.score)) {
+                Some(f) => {
+                    from = f.ends;
+                    best = Some(f);
+                }
+                None => break,
+            }
+        }
+        if let Some(f) = best {
+            // The change just inside, which picks the card's edge over its shadow's, also pulls
+            // the line inwards when the edge is blurred: the last placement weighs the step
+            // alone, in the sense found.
+            lines[i] = search_side(&full, f.ends.0, f.ends.1, n, &settle, Some(f.step))
+                .filter(|g| g.score > 0.0)
+                .and_then(|g| line_through(moved(f.ends.0, g.d0), moved(f.ends.1, g.d1)))
+                .unwrap_or(f.line);
+            sides[i] = f.score;
+        }
+    }
+    let shortest = (0..4)
+        .map(|i| dist(q[i], q[(i + 1) % 4]))
+        .fold(f32::MAX, f32::min)
+        * k;
+    let mut corners = [[0.0f32; 2]; 4];
+    for i in 0..4 {
+        let p = intersect(lines[(i + 3) % 4], lines[i])?;
+        let moved = dist(p, [q[i][0] * k, q[i][1] * k]);
+        if moved.is_nan() || moved >= MAX_MOVE * shortest {
+            return None;
+        }
+        corners[i] = p;
+    }
+    // Still a convex quadrilateral turning the same way.
+    let turn = |r: &Quad, i: usize| cross(r[i], r[(i + 1) % 4], r[(i + 2) % 4]);
+    let sense = turn(q, 0).signum();
+    if (0..4).any(|i| turn(&corners, i) * sense <= 0.0) {
+        return None;
+    }
+    Some(Refined { corners, sides })
+}
+
+/// How clearly a refined candidate's sides are card edges, in `[0, 1]`: that of its least clear
+/// side.
+fn edge_support(r: &Refined) -> f32 {
+    r.sides
+        .iter()
+        .map(|&v| ((v - EDGE_NONE) / (EDGE_CLEAR - EDGE_NONE)).clamp(0.0, 1.0))
+        .fold(1.0, f32::min)
+}
+
+/// A candidate this good is taken without trying the remaining masks, if its edges are clear
+/// enough.
+pub const GOOD_ENOUGH: f32 = 0.9;
+/// The [`edge_support`] an early candidate needs to end the search.
+const SETTLES: f32 = 0.75;
+/// What the candidate of the blob of sharp colour changes ([`edge_mask`]) scores, against one of
+/// a mask.
+const EDGES_DISCOUNT: f32 = 0.9;
+/// Candidates (best mask scores first) whose edges are searched when none ended the search.
+const REFINED: usize = 3;
+/// How much the clearness of its edges weighs in a candidate's score.
+const SUPPORT_WEIGHT: f32 = 0.5;
+
+/// Every mask's candidate with the mask's name (`luma`, `blue`, `centre-TOL`, and `edges` for
+/// the blob of sharp colour changes), best first. Candidates are refined ([`refine_edges`]) and
+/// scored by their shape and by how clearly their sides are card edges. Unless `exhaustive`, the
+/// search stops at the first candidate scoring [`GOOD_ENOUGH`] with clear edges, and only the best
+/// few are refined.
 pub fn candidates(img: &RgbImage, exhaustive: bool) -> Vec<(&'static str, FoundCard)> {
     if img.width() < 8 || img.height() < 8 {
         return Vec::new();
@@ -524,7 +1112,6 @@ pub fn candidates(img: &RgbImage, exhaustive: bool) -> Vec<(&'static str, FoundC
                 .sqrt()
         })
         .collect();
-    let mut out = Vec::new();
     let mut masks: Vec<(&'static str, Vec<bool>)> = Vec::new();
     for (name, values) in [("luma", &luma), ("blue", &blue)] {
         if let Some(t) = otsu(values) {
@@ -542,27 +1129,81 @@ pub fn candidates(img: &RgbImage, exhaustive: bool) -> Vec<(&'static str, FoundC
     ] {
         masks.push((name, distance.iter().map(|&d| d < tol).collect()));
     }
+    // Each mask's candidate, with its refinement when it was tried.
+    let mut found: Vec<(&'static str, Candidate, Option<Option<Refined>>)> = Vec::new();
+    let mut settled = false;
     for (name, mask) in masks {
-        // A near-perfect candidate ends the search (most photos): the rest would only cost time.
-        if !exhaustive
-            && out
-                .iter()
-                .any(|(_, c): &(&str, FoundCard)| c.score >= GOOD_ENOUGH)
-        {
-            break;
+        let Some(c) = candidate(&mask, &s) else {
+            continue;
+        };
+        // A near-perfect candidate whose sides are clear edges ends the search (most photos):
+        // the rest would only cost time. A card-shaped blob of background does not.
+        if !exhaustive && c.score >= GOOD_ENOUGH {
+            let r = refine_edges(&c.quad, &s, img);
+            settled = r.is_some_and(|r| edge_support(&r) >= SETTLES);
+            found.push((name, c, Some(r)));
+            if settled {
+                break;
+            }
+        } else {
+            found.push((name, c, None));
         }
-        if let Ok(d) = std::env::var("KTP_DEBUG_MASKS") {
-            let img = image::GrayImage::from_fn(s.w as u32, s.h as u32, |x, y| {
-                image::Luma([if mask[y as usize * s.w + x as usize] {
-                    255
-                } else {
-                    0
-                }])
-            });
-            let _ = img.save(format!("{d}/{name}.png"));
+    }
+    found.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
+    let k = s.k;
+    let area = (s.w * s.h) as f32;
+    // Edges found all round vouch for the corners whatever the blob looked like (a blob that left
+    // out the card's photo fills its refined quadrilateral badly). Unclear edges only rank a
+    // candidate lower: one whose blob looked like a card still counts as one (the reader tries
+    // the others when its layout fails).
+    let finish = |c: &Candidate, r: Option<Refined>| {
+        let floor = c.score.min(MIN_SCORE);
+        match r {
+            Some(r) => {
+                let rq = r.corners.map(|p| [p[0] / k, p[1] / k]);
+                let shape = c.score.max(shape_score(&rq, 1.0, &s));
+                FoundCard {
+                    corners: r.corners,
+                    score: (shape * (1.0 - SUPPORT_WEIGHT * (1.0 - edge_support(&r)))).max(floor),
+                    area_fraction: polygon_area(&rq) / area,
+                }
+            }
+            None => FoundCard {
+                corners: c.quad.map(|p| [p[0] * k, p[1] * k]),
+                score: (c.score * (1.0 - SUPPORT_WEIGHT)).max(floor),
+                area_fraction: polygon_area(&c.quad) / area,
+            },
         }
+    };
+    let mut out: Vec<(&'static str, FoundCard)> = found
+        .into_iter()
+        .enumerate()
+        .map(|(rank, (name, c, r))| {
+            let r = match r {
+                Some(r) => r,
+                None if exhaustive || (!settled && rank < REFINED) => {
+                    refine_edges(&c.quad, &s, img)
+                }
+                None => None,
+            };
+            (name, finish(&c, r))
+        })
+        .collect();
+    // When no mask's blob settled it (a card of about the desk's colour, or glare across it),
+    // the blob of sharp colour changes. The print leaves holes in it that spoil its shape, so its
+    // sides are always refined; it ranks a little below the masks' candidates, whose outlines
+    // are more often the card's own.
+    if exhaustive || !settled {
+        let mask = edge_mask(&s);
         if let Some(c) = candidate(&mask, &s) {
-            out.push((name, c));
+            let card = finish(&c, refine_edges(&c.quad, &s, img));
+            out.push((
+                "edges",
+                FoundCard {
+                    score: card.score * EDGES_DISCOUNT,
+                    ..card
+                },
+            ));
         }
     }
     out.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
@@ -651,5 +1292,201 @@ mod tests {
             [230, 230, 230],
         );
         assert!(find_card(&img).is_none());
+    }
+
+    /// Adds deterministic noise of up to `amp` grey levels to every channel.
+    fn add_noise(img: &mut RgbImage, amp: i32, seed: u64) {
+        let mut x = seed | 1;
+        for v in img.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let d = (x % (2 * amp as u64 + 1)) as i32 - amp;
+            *v = (i32::from(*v) + d).clamp(0, 255) as u8;
+        }
+    }
+
+    fn worst(found: &Quad, want: &Quad) -> f32 {
+        (0..4).map(|i| dist(found[i], want[i])).fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn finds_a_light_card_on_a_light_desk_to_a_pixel() {
+        // A pale card on a desk of almost its brightness, seen in perspective, with sensor noise
+        // stronger than the step at its edge is in any one pixel.
+        let mut img = RgbImage::from_pixel(1000, 750, Rgb([176, 174, 166]));
+        let q = [
+            [212.3, 141.8],
+            [801.6, 189.2],
+            [770.4, 566.9],
+            [171.1, 520.5],
+        ];
+        draw_quad(&mut img, &q, [188, 196, 204]);
+        add_noise(&mut img, 12, 7);
+        let found = find_card(&img).expect("card");
+        assert!(worst(&found.corners, &q) < 1.5, "{:?}", found.corners);
+        assert!(found.score > 0.7, "{}", found.score);
+    }
+
+    #[test]
+    fn a_side_that_stopped_at_the_cards_photo_moves_out_to_the_edge() {
+        // The blob left out the strip of card right of its photo (dark red): the candidate's
+        // right side runs along the photo's right border.
+        let mut img = RgbImage::from_pixel(900, 600, Rgb([120, 110, 100]));
+        let q = [
+            [150.0, 100.0],
+            [750.0, 100.0],
+            [750.0, 480.0],
+            [150.0, 480.0],
+        ];
+        draw_quad(&mut img, &q, [205, 215, 225]);
+        let photo = [
+            [600.0, 160.0],
+            [715.0, 160.0],
+            [715.0, 310.0],
+            [600.0, 310.0],
+        ];
+        draw_quad(&mut img, &photo, [150, 40, 40]);
+        add_noise(&mut img, 6, 3);
+        let s = shrink(&img);
+        let partial = [
+            [150.0, 100.0],
+            [715.0, 100.0],
+            [715.0, 480.0],
+            [150.0, 480.0],
+        ];
+        let r =
+            refine_edges(&partial.map(|p| [p[0] / s.k, p[1] / s.k]), &s, &img).expect("refined");
+        assert!(worst(&r.corners, &q) < 1.5, "{:?}", r.corners);
+        assert!(edge_support(&r) > 0.99, "{:?}", r.sides);
+    }
+
+    #[test]
+    fn sides_near_the_edge_are_polished_onto_it_not_onto_the_shadow() {
+        // A soft dark shadow around the card: its outer rim is a step too, of the other sense.
+        let mut img = RgbImage::from_pixel(800, 600, Rgb([200, 195, 185]));
+        let q = [
+            [160.0, 130.0],
+            [640.0, 130.0],
+            [640.0, 433.0],
+            [160.0, 433.0],
+        ];
+        for (grow, shade) in [(9.0, 180u8), (6.0, 165), (3.0, 150)] {
+            let s = [
+                [q[0][0] - grow, q[0][1] - grow],
+                [q[1][0] + grow, q[1][1] - grow],
+                [q[2][0] + grow, q[2][1] + grow],
+                [q[3][0] - grow, q[3][1] + grow],
+            ];
+            draw_quad(&mut img, &s, [shade, shade - 3, shade - 8]);
+        }
+        draw_quad(&mut img, &q, [215, 225, 235]);
+        add_noise(&mut img, 5, 11);
+        let s = shrink(&img);
+        // A candidate a working pixel or so off on every side.
+        let near = [
+            [163.0, 127.0],
+            [645.0, 134.0],
+            [637.0, 437.0],
+            [157.0, 430.0],
+        ];
+        let r = refine_edges(&near.map(|p| [p[0] / s.k, p[1] / s.k]), &s, &img).expect("refined");
+        assert!(worst(&r.corners, &q) < 1.0, "{:?}", r.corners);
+    }
+
+    #[test]
+    fn a_flat_photo_has_no_edges_and_odd_quads_do_not_panic() {
+        let img = RgbImage::from_pixel(400, 300, Rgb([90, 90, 90]));
+        let s = shrink(&img);
+        let q = [[30.0, 30.0], [100.0, 30.0], [100.0, 80.0], [30.0, 80.0]];
+        // Nothing steps anywhere: the sides stay where they were and vouch for nothing.
+        if let Some(r) = refine_edges(&q, &s, &img) {
+            assert_eq!(edge_support(&r), 0.0, "{:?}", r.sides);
+        }
+        let odd = [
+            [[0.0, 0.0]; 4],
+            [[f32::NAN, 1.0], [5.0, 1.0], [5.0, 9.0], [1.0, 9.0]],
+            [[-1e9, -1e9], [1e9, -1e9], [1e9, 1e9], [-1e9, 1e9]],
+            [[10.0, 10.0], [12.0, 10.0], [12.0, 11.0], [10.0, 11.0]],
+            [[0.0, 0.0], [399.0, 0.0], [399.0, 299.0], [0.0, 299.0]],
+        ];
+        for q in odd {
+            let _ = refine_edges(&q, &s, &img);
+        }
+    }
+
+    #[test]
+    fn a_card_of_the_desks_colour_is_found_by_its_outline_and_print() {
+        // The card is the desk's grey: only the thin shadow along its edge and its print show
+        // it. Every mask's blob is the desk (or the print alone); the blob of sharp colour
+        // changes is the card.
+        let mut img = RgbImage::from_pixel(900, 600, Rgb([150, 150, 150]));
+        let q = [
+            [180.0, 120.0],
+            [700.0, 150.0],
+            [682.0, 478.0],
+            [162.0, 448.0],
+        ];
+        let rim = [
+            [178.0, 118.0],
+            [702.0, 148.0],
+            [684.0, 480.0],
+            [160.0, 450.0],
+        ];
+        draw_quad(&mut img, &rim, [120, 120, 120]);
+        draw_quad(&mut img, &q, [151, 151, 151]);
+        // Lines of print and the photo, in the card's frame (u along the top, v down).
+        let at = |u: f32, v: f32| {
+            let top = [
+                q[0][0] + (q[1][0] - q[0][0]) * u,
+                q[0][1] + (q[1][1] - q[0][1]) * u,
+            ];
+            let bottom = [
+                q[3][0] + (q[2][0] - q[3][0]) * u,
+                q[3][1] + (q[2][1] - q[3][1]) * u,
+            ];
+            [
+                top[0] + (bottom[0] - top[0]) * v,
+                top[1] + (bottom[1] - top[1]) * v,
+            ]
+        };
+        let mut boxes = Vec::new();
+        for i in 0..9 {
+            let v = 0.12 + 0.085 * i as f32;
+            boxes.push((0.06, v, 0.2 + 0.05 * (i % 3) as f32, v + 0.015));
+            boxes.push((0.3, v, 0.5 + 0.06 * (i % 4) as f32, v + 0.015));
+        }
+        for (u0, v0, u1, v1) in boxes {
+            draw_quad(
+                &mut img,
+                &[at(u0, v0), at(u1, v0), at(u1, v1), at(u0, v1)],
+                [60, 60, 70],
+            );
+        }
+        add_noise(&mut img, 6, 5);
+        let found = find_card(&img).expect("card");
+        assert!(worst(&found.corners, &q) < 2.0, "{:?}", found.corners);
+        let best = candidates(&img, true);
+        assert_eq!(
+            best.first().map(|(name, _)| *name),
+            Some("edges"),
+            "{best:?}"
+        );
+    }
+
+    #[test]
+    fn the_low_quantile_is_the_fifth_smallest_and_nan_counts_low() {
+        let mut v = [0.0f32; SEGMENTS];
+        for (i, x) in v.iter_mut().enumerate() {
+            *x = ((i * 7) % SEGMENTS) as f32;
+        }
+        assert_eq!(low_quantile(&v), EDGE_QUANTILE as f32);
+        v[3] = f32::NAN;
+        let mut sorted: Vec<f32> = v
+            .iter()
+            .map(|&x| if x.is_nan() { f32::MIN } else { x })
+            .collect();
+        sorted.sort_by(f32::total_cmp);
+        assert_eq!(low_quantile(&v), sorted[EDGE_QUANTILE]);
     }
 }
