@@ -12,6 +12,26 @@ use crate::synth::{Renderer, SynthError, Tier};
 /// A NIK at or above this confidence, with no NIK warning, is "confident".
 pub const CONFIDENT: f32 = 0.9;
 
+/// The printed lines the reader reads, by their keys.
+pub const LINE_KEYS: [&str; 16] = [
+    "province",
+    "regency",
+    "nik",
+    "name",
+    "birth",
+    "sex",
+    "blood_type",
+    "address",
+    "rt_rw",
+    "village",
+    "district",
+    "religion",
+    "marital_status",
+    "occupation",
+    "nationality",
+    "valid_until",
+];
+
 /// The outcome for one card.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CardResult {
@@ -24,8 +44,23 @@ pub struct CardResult {
     pub nik_confident: bool,
     /// Per field in contract order: (edit distance, length of the truth).
     pub errors: Vec<(&'static str, usize, usize)>,
+    /// Per printed line the reader looks for (headers, NIK, values; an address's lines joined):
+    /// whether the line as read, before field parsing, is exactly the line as printed.
+    pub lines: Vec<(&'static str, bool)>,
+    /// Fields returned with confidence ≥ [`CONFIDENT`] and no warning naming them, and of those
+    /// the ones that were wrong.
+    pub confident_fields: usize,
+    pub confident_wrong_fields: Vec<&'static str>,
     /// Decode + read, milliseconds.
     pub elapsed_ms: f64,
+}
+
+/// How the reader is run on each card.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Give the reader the card's true corners instead of letting it find the card, to score the
+    /// rest of the pipeline on its own.
+    pub given_corners: bool,
 }
 
 /// Renders cards `start..start + count` of `renderer` and reads each file's bytes, on `threads`
@@ -37,6 +72,18 @@ pub fn run(
     count: u64,
     threads: usize,
 ) -> Result<Vec<CardResult>, SynthError> {
+    run_with(reader, renderer, start, count, threads, Options::default())
+}
+
+/// [`run`] with options.
+pub fn run_with(
+    reader: &KtpReader,
+    renderer: &Renderer,
+    start: u64,
+    count: u64,
+    threads: usize,
+    options: Options,
+) -> Result<Vec<CardResult>, SynthError> {
     let threads = threads.max(1) as u64;
     let mut out: Vec<Result<Vec<CardResult>, SynthError>> = Vec::new();
     std::thread::scope(|s| {
@@ -46,7 +93,7 @@ pub fn run(
                     let mut res = Vec::new();
                     let mut i = start + t;
                     while i < start + count {
-                        res.push(score_one(reader, renderer, i)?);
+                        res.push(score_one(reader, renderer, i, options)?);
                         i += threads;
                     }
                     Ok(res)
@@ -70,13 +117,30 @@ pub fn score_one(
     reader: &KtpReader,
     renderer: &Renderer,
     index: u64,
+    options: Options,
 ) -> Result<CardResult, SynthError> {
     let sample = renderer.render(index)?;
     let (bytes, _) = sample.file_bytes()?;
     let truth = sample.label.fields.pairs();
     let t0 = Instant::now();
-    let result = reader.read_bytes(&bytes);
+    let result = if options.given_corners {
+        crate::reader::decode(&bytes)
+            .map_err(ScanError::Refused)
+            .and_then(|img| reader.read_image_at(&img, sample.label.corners))
+    } else {
+        reader.read_bytes(&bytes)
+    };
     let elapsed_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let printed = |key: &str| -> String {
+        let parts: Vec<&str> = sample
+            .label
+            .lines
+            .iter()
+            .filter(|l| l.key == key)
+            .map(|l| l.text.as_str())
+            .collect();
+        parts.join(" ")
+    };
     Ok(match result {
         Ok(scan) => {
             let got = scan.reading.fields.pairs();
@@ -84,6 +148,18 @@ pub fn score_one(
                 .iter()
                 .zip(got.iter())
                 .map(|((k, t), (_, g))| (*k, edit_distance(t, &g.value), t.chars().count()))
+                .collect();
+            let warned = |key: &str| {
+                scan.reading.warnings.iter().any(|w| {
+                    let code = w.code();
+                    code.contains(key) || (key.starts_with("birth") && code.contains("birth"))
+                })
+            };
+            let confident: Vec<(&'static str, bool)> = truth
+                .iter()
+                .zip(got.iter())
+                .filter(|(_, (k, g))| g.confidence >= CONFIDENT && !warned(k))
+                .map(|((k, t), (_, g))| (*k, g.value == *t))
                 .collect();
             let nik = &scan.reading.fields.nik;
             let nik_warned = scan
@@ -98,6 +174,24 @@ pub fn score_one(
                 name_exact: scan.reading.fields.name.value == truth[1].1,
                 nik_confident: nik.confidence >= CONFIDENT && !nik_warned,
                 errors,
+                lines: LINE_KEYS
+                    .iter()
+                    .map(|&k| {
+                        let read: Vec<&str> = scan
+                            .lines
+                            .iter()
+                            .filter(|l| l.key == k)
+                            .map(|l| l.text.as_str())
+                            .collect();
+                        (k, read.join(" ") == printed(k))
+                    })
+                    .collect(),
+                confident_fields: confident.len(),
+                confident_wrong_fields: confident
+                    .iter()
+                    .filter(|(_, right)| !right)
+                    .map(|(k, _)| *k)
+                    .collect(),
                 elapsed_ms,
             }
         }
@@ -114,6 +208,9 @@ pub fn score_one(
                 .iter()
                 .map(|(k, t)| (*k, t.chars().count(), t.chars().count()))
                 .collect(),
+            lines: LINE_KEYS.iter().map(|&k| (k, false)).collect(),
+            confident_fields: 0,
+            confident_wrong_fields: Vec::new(),
             elapsed_ms,
         },
     })
@@ -131,10 +228,16 @@ pub struct TierReport {
     /// Confidently returned NIKs that were wrong, and how many were confident.
     pub confident_wrong: usize,
     pub confident: usize,
+    /// All fields together: those returned confidently (≥ [`CONFIDENT`], no warning naming them),
+    /// and those of them that were wrong, by field.
+    pub confident_fields: usize,
+    pub confident_wrong_fields: Vec<(&'static str, usize)>,
     /// Character error rate over the cards that were read, all fields together.
     pub cer_read: f64,
     /// Per field: character error rate over the cards that were read.
     pub field_cer: Vec<(&'static str, f64)>,
+    /// Per printed line: the share of all cards on which it was read exactly.
+    pub line_exact: Vec<(&'static str, f64)>,
     pub median_ms: f64,
     pub p95_ms: f64,
 }
@@ -173,8 +276,30 @@ pub fn summarize(tier: Tier, results: &[CardResult]) -> TierReport {
             .filter(|r| r.nik_confident && !r.nik_exact)
             .count(),
         confident: results.iter().filter(|r| r.nik_confident).count(),
+        confident_fields: results.iter().map(|r| r.confident_fields).sum(),
+        confident_wrong_fields: {
+            let mut by: Vec<(&'static str, usize)> = Vec::new();
+            for k in results.iter().flat_map(|r| r.confident_wrong_fields.iter()) {
+                match by.iter_mut().find(|(f, _)| f == k) {
+                    Some(e) => e.1 += 1,
+                    None => by.push((k, 1)),
+                }
+            }
+            by
+        },
         cer_read: e_all as f64 / l_all.max(1) as f64,
         field_cer,
+        line_exact: LINE_KEYS
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| {
+                let hits = results
+                    .iter()
+                    .filter(|r| r.lines.get(i).is_some_and(|l| l.1))
+                    .count();
+                (k, hits as f64 / n)
+            })
+            .collect(),
         median_ms: pct(0.5),
         p95_ms: pct(0.95),
     }
@@ -202,6 +327,12 @@ impl std::fmt::Display for TierReport {
             .iter()
             .map(|(k, c)| format!("{k} {:.1}", 100.0 * c))
             .collect();
-        write!(f, "  CER % per field: {}", per.join(", "))
+        writeln!(f, "  CER % per field: {}", per.join(", "))?;
+        let wrong: usize = self.confident_wrong_fields.iter().map(|(_, n)| n).sum();
+        write!(
+            f,
+            "  confident fields {} of which wrong {wrong} {:?}",
+            self.confident_fields, self.confident_wrong_fields
+        )
     }
 }

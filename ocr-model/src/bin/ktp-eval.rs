@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! ktp-eval [--count 300] [--seed 2] [--tiers scan,photo,hard] [--threads 1] [--model DIR] [--misses]
+//!          [--lines] [--given-corners] [--timings]
 //! ```
 
 use std::process::ExitCode;
@@ -43,6 +44,15 @@ struct Args {
     /// Print where the time went (mean per stage over the read cards).
     #[arg(long)]
     timings: bool,
+    /// Give the reader each card's true corners (skips the card finder, to score the rest alone).
+    #[arg(long)]
+    given_corners: bool,
+    /// Print, per printed line, the share of cards on which it was read exactly.
+    #[arg(long)]
+    lines: bool,
+    /// Print every card's reading as JSON (as `clinic-node ocr --json` does), with the truth.
+    #[arg(long)]
+    show: bool,
 }
 
 fn main() -> ExitCode {
@@ -67,7 +77,17 @@ fn main() -> ExitCode {
             }
         };
         let renderer = Renderer::new(set, *tier, args.seed);
-        let results = match eval::run(&reader, &renderer, args.start, args.count, args.threads) {
+        let options = eval::Options {
+            given_corners: args.given_corners,
+        };
+        let results = match eval::run_with(
+            &reader,
+            &renderer,
+            args.start,
+            args.count,
+            args.threads,
+            options,
+        ) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("ktp-eval: rendering failed: {e}");
@@ -112,7 +132,33 @@ fn main() -> ExitCode {
                 }
             }
         }
-        println!("{}", eval::summarize(*tier, &results));
+        if args.show {
+            for r in &results {
+                let Ok(sample) = renderer.render(r.index) else {
+                    continue;
+                };
+                let Ok((bytes, _)) = sample.file_bytes() else {
+                    continue;
+                };
+                let out = ocr_model::reader::ScanOutput::read(&reader, None, &bytes);
+                println!(
+                    "{tier:?} #{} truth {}\n  read {}",
+                    r.index,
+                    serde_json::to_string(&sample.label.fields).unwrap_or_default(),
+                    serde_json::to_string(&out).unwrap_or_default()
+                );
+            }
+        }
+        let report = eval::summarize(*tier, &results);
+        println!("{report}");
+        if args.lines {
+            let per: Vec<String> = report
+                .line_exact
+                .iter()
+                .map(|(k, e)| format!("{k} {:.1}", 100.0 * e))
+                .collect();
+            println!("  lines read exactly, %: {}", per.join(", "));
+        }
         if args.timings {
             let mut sum = ocr_model::reader::Timings::default();
             let mut n = 0.0;
