@@ -6,8 +6,9 @@
 //! of the ink profile in fixed columns of the layout:
 //! - the two centred header lines (PROVINSI ..., KABUPATEN/KOTA ...) above 10 mm;
 //! - the NIK, the tallest band near 13 mm, right of its label;
-//! - the twelve labelled rows (Nama ... Berlaku Hingga) in the value column from 25 mm. A band
-//!   without ink in the label column right after Alamat is the address's second line;
+//! - the twelve labelled rows (Nama ... Berlaku Hingga) in the value column from 25 mm, keyed by
+//!   their place on the row grid. A band without ink in the label column one step below Alamat is
+//!   the address's second line;
 //! - Gol. Darah on the Jenis Kelamin row, right of its colon.
 //!
 //! Each line's box is then cut the way the recogniser was trained (`training/README.md`): from
@@ -522,17 +523,14 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
     // Cap height: the median band height over the value rows (descenders are rare in capitals).
     let mut heights: Vec<usize> = Vec::new();
     let mut found: Vec<(&'static str, Band, usize, usize)> = Vec::new();
+    let tops: Vec<f32> = row_bands.iter().map(|b| px_mm(b.y0)).collect();
+    let keys = keys_by_position(&tops, &labelled);
     let mut next = 0;
-    for (i, band) in row_bands.iter().enumerate() {
-        let key = if labelled[i] {
-            let Some(k) = ROW_KEYS.get(next) else { break };
+    for (band, key) in row_bands.iter().zip(keys) {
+        let Some(key) = key else { continue };
+        if key != "address" || !found.iter().any(|f| f.0 == "address") {
             next += 1;
-            *k
-        } else if found.last().is_some_and(|f| f.0 == "address") && next == 4 {
-            "address"
-        } else {
-            continue;
-        };
+        }
         let end = if key == "sex" {
             at::SEX_END
         } else {
@@ -570,8 +568,73 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
     Ok(out)
 }
 
-/// Gol. Darah's value on the Jenis Kelamin row: the last ink group right of the label, past its
-/// colon (letters of one value sit closer together than the colon to the value).
+/// Row pitch of the labelled rows, millimetres (about 2.4 on printed cards).
+const PITCH_MM: [f32; 2] = [2.0, 2.8];
+
+/// The key of each row band (tops in millimetres, whether the label column has ink), from its
+/// place on the row grid: the first labelled row is Nama, the pitch is the median step between
+/// neighbouring labelled rows, and a band one pitch below Alamat without a label is the address's
+/// second line, which moves every later row down one step. A row whose label or value was lost
+/// (glare, a thumb) then costs only that row, not every row after it. Too few rows to measure a
+/// pitch: the labelled rows in order.
+fn keys_by_position(tops: &[f32], labelled: &[bool]) -> Vec<Option<&'static str>> {
+    let lab: Vec<f32> = tops
+        .iter()
+        .zip(labelled)
+        .filter(|(_, l)| **l)
+        .map(|(t, _)| *t)
+        .collect();
+    let mut steps: Vec<f32> = lab
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|g| (PITCH_MM[0]..PITCH_MM[1]).contains(g))
+        .collect();
+    steps.sort_by(f32::total_cmp);
+    let (Some(&first), Some(&pitch)) = (lab.first(), steps.get(steps.len() / 2)) else {
+        let mut next = 0;
+        return labelled
+            .iter()
+            .map(|&l| {
+                l.then(|| {
+                    next += 1;
+                    ROW_KEYS.get(next - 1).copied()
+                })
+                .flatten()
+            })
+            .collect();
+    };
+    let slot = |t: f32| ((t - first) / pitch).round() as i64;
+    const WRAP_SLOT: i64 = 4;
+    let wrapped = tops
+        .iter()
+        .zip(labelled)
+        .any(|(t, l)| !l && slot(*t) == WRAP_SLOT)
+        || lab.iter().any(|t| slot(*t) == ROW_KEYS.len() as i64);
+    let mut taken = [false; ROW_KEYS.len() + 1];
+    tops.iter()
+        .zip(labelled)
+        .map(|(&t, &l)| {
+            let s = slot(t);
+            let key_slot = match (l, wrapped) {
+                (false, true) if s == WRAP_SLOT => return Some("address"),
+                (false, _) => return None,
+                (true, true) if s == WRAP_SLOT => return None,
+                (true, true) if s > WRAP_SLOT => s - 1,
+                (true, _) => s,
+            };
+            let k = usize::try_from(key_slot)
+                .ok()
+                .filter(|&k| k < ROW_KEYS.len())?;
+            if std::mem::replace(&mut taken[k], true) {
+                return None;
+            }
+            Some(ROW_KEYS[k])
+        })
+        .collect()
+}
+
+/// Gol. Darah's value on the Jenis Kelamin row: the ink right of the label's colon (letters of one
+/// value sit closer together than the colon to the value).
 fn blood_type(ink: &Ink, band: Band, cap: f32) -> LineBox {
     let (x0, x1) = (mm_px(at::BLOOD_X[0]), mm_px(at::BLOOD_X[1]));
     let b = Band {
@@ -585,11 +648,30 @@ fn blood_type(ink: &Ink, band: Band, cap: f32) -> LineBox {
         let (top, bottom) = vertical(ink, b, x0 + g.0, x0 + g.1);
         (g.1 - g.0) as f32 <= 0.6 * PX_PER_MM && (bottom - top) as f32 >= 0.45 * cap
     };
-    let (s, e) = match groups.last() {
-        Some(g) if !is_colon(g) => (x0 + g.0, x0 + g.1),
+    // The value: what follows the last colon (no colon seen: the last group), at most a blood type's width (AB+ is about 4 mm),
+    // leaving out ink at the window's right end (the photo's edge when the card is cut a little
+    // off).
+    let after = groups
+        .iter()
+        .rposition(is_colon)
+        .map_or(groups.len().saturating_sub(1), |i| i + 1);
+    let near_end = |g: &(usize, usize)| g.1 + 1 >= cols.len() && g.1 - g.0 <= 3;
+    let value: Vec<&(usize, usize)> = groups[after..].iter().filter(|g| !near_end(g)).collect();
+    let (s, e) = match value.first() {
+        Some(first) => {
+            let end = value
+                .iter()
+                .filter(|g| g.0 <= first.0 + (4.5 * PX_PER_MM) as usize)
+                .map(|g| g.1)
+                .max()
+                .unwrap_or(first.1);
+            (x0 + first.0, x0 + end)
+        }
         // Nothing after the colon (or no ink at all): a blank box where the value would be.
-        last => {
-            let s = last.map_or(x0 + (1.0 * PX_PER_MM) as usize, |g| x0 + g.1 + 2);
+        None => {
+            let s = groups[..after]
+                .last()
+                .map_or(x0 + (1.0 * PX_PER_MM) as usize, |g| x0 + g.1 + 2);
             (s, (s + (2.5 * PX_PER_MM) as usize).min(x1.max(s + 1)))
         }
     };
@@ -660,6 +742,34 @@ mod tests {
         assert_eq!((img.width(), scale), (250, 0.25));
         let (img, scale) = pyr.level_for(10.0, 8.0);
         assert_eq!((img.width(), scale), (1000, 1.0));
+    }
+
+    #[test]
+    fn rows_are_keyed_by_their_place_on_the_grid() {
+        let grid = |slots: &[f32]| -> Vec<f32> { slots.iter().map(|s| 16.0 + 2.37 * s).collect() };
+        // All twelve rows, one line of address.
+        let tops = grid(&[0., 1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11.]);
+        let keys = keys_by_position(&tops, &[true; 12]);
+        assert_eq!(keys, ROW_KEYS.map(Some).to_vec());
+        // A wrapped address; Agama's label lost to glare: only that row goes.
+        let tops = grid(&[0., 1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11., 12.]);
+        let mut labelled = [true; 13];
+        labelled[4] = false;
+        labelled[8] = false;
+        let keys = keys_by_position(&tops, &labelled);
+        assert_eq!(keys[3], Some("address"));
+        assert_eq!(keys[4], Some("address"));
+        assert_eq!(keys[5], Some("rt_rw"));
+        assert_eq!(keys[8], None);
+        assert_eq!(keys[9], Some("marital_status"));
+        assert_eq!(keys[12], Some("valid_until"));
+        // The second address line missed, but Berlaku Hingga sits twelve steps down.
+        let tops = grid(&[0., 1., 2., 3., 5., 6., 7., 8., 9., 10., 11., 12.]);
+        let keys = keys_by_position(&tops, &[true; 12]);
+        assert_eq!(keys[4], Some("rt_rw"));
+        assert_eq!(keys[11], Some("valid_until"));
+        // One row: no pitch, the labelled rows in order.
+        assert_eq!(keys_by_position(&[20.0], &[true]), vec![Some("name")]);
     }
 
     #[test]
