@@ -5,8 +5,11 @@
 //! # Confidences
 //! A character's confidence is `exp(max log-prob)` at the first timestep of the run that emitted it,
 //! exactly as `training/lines.py::greedy_decode` does, so calibration measured in training carries over.
-//! The line confidence is the **product** of the character confidences (`exp` of their summed
-//! log-probabilities; 1.0 for an empty line). The product is chosen over the minimum because it is
+//! The line confidence of greedy decoding is the **product** of the character confidences (`exp` of
+//! their summed log-probabilities), times, for every run of blank frames (between characters and at
+//! either end), the probability of its least sure blank: a character the model half saw but
+//! dropped (a thin `I` in a blurred name) makes the line doubtful, and an empty line is only as
+//! sure as its least sure blank. The product is chosen over the minimum because it is
 //! the model's own estimate that every character is right (under per-frame independence), and it
 //! falls when many characters are each a little doubtful, which the minimum ignores: a 16-digit NIK
 //! with every digit at 0.95 is right only about 44 % of the time, not 95 %. The minimum is still
@@ -183,6 +186,20 @@ fn decode_with(
     let mut sum = 0.0f64;
     let mut prev = BLANK;
     let mut frames = Vec::new();
+    // The least sure blank frame of the current run of blanks (log-probability), and their sum
+    // over the runs so far.
+    let mut gap = 0.0f64;
+    let mut gaps = 0.0f64;
+    let lp_of = |row: &[f32], k: usize, lp: f32| -> f64 {
+        if renormalise {
+            let norm: f64 = classes.iter().map(|&j| f64::from(row[j]).exp()).sum();
+            if norm > 0.0 {
+                return f64::from(lp) - norm.ln();
+            }
+        }
+        let _ = k;
+        f64::from(lp)
+    };
     for (f, row) in logp.chunks_exact(c.max(1)).enumerate() {
         let mut best = BLANK;
         let mut best_lp = f32::NEG_INFINITY;
@@ -193,20 +210,17 @@ fn decode_with(
                 best_lp = lp;
             }
         }
+        if best == BLANK {
+            gap = gap.min(lp_of(row, BLANK, best_lp));
+        } else if prev == BLANK {
+            gaps += gap;
+            gap = 0.0;
+        }
         if best != BLANK
             && best != prev
             && let Some(ch) = charset.char_of(best)
         {
-            let lp = if renormalise {
-                let norm: f64 = classes.iter().map(|&k| f64::from(row[k]).exp()).sum();
-                if norm > 0.0 {
-                    f64::from(best_lp) - norm.ln()
-                } else {
-                    f64::from(best_lp)
-                }
-            } else {
-                f64::from(best_lp)
-            };
+            let lp = lp_of(row, best, best_lp);
             text.push(ch);
             confs.push(lp.exp() as f32);
             frames.push(f);
@@ -214,12 +228,120 @@ fn decode_with(
         }
         prev = best;
     }
+    gaps += gap;
     Decoded {
         text,
         char_confidences: confs,
-        confidence: sum.exp() as f32,
+        confidence: (sum + gaps).exp() as f32,
         frames,
     }
+}
+
+/// `ln P(text | line)` under the model: the CTC forward algorithm, summing the probability of
+/// every alignment of `text` to the timesteps. `None` when a character is not in the charset or
+/// the line has too few timesteps for the text.
+pub fn log_likelihood(
+    logp: &[f32],
+    t: usize,
+    c: usize,
+    charset: &Charset,
+    text: &str,
+) -> Result<Option<f64>, CtcError> {
+    check(logp, t, c, charset)?;
+    let mut labels = Vec::with_capacity(text.len());
+    for ch in text.chars() {
+        match charset.class_of(ch) {
+            Some(k) => labels.push(k),
+            None => return Ok(None),
+        }
+    }
+    // Extended labelling: blank, l1, blank, l2, ..., blank.
+    let s_len = 2 * labels.len() + 1;
+    let label = |s: usize| if s % 2 == 0 { BLANK } else { labels[s / 2] };
+    let repeats = labels.windows(2).filter(|w| w[0] == w[1]).count();
+    if labels.len() + repeats > t {
+        return Ok(None);
+    }
+    let add = |a: f64, b: f64| -> f64 {
+        if a == f64::NEG_INFINITY {
+            return b;
+        }
+        if b == f64::NEG_INFINITY {
+            return a;
+        }
+        let m = a.max(b);
+        m + ((a - m).exp() + (b - m).exp()).ln()
+    };
+    let mut alpha = vec![f64::NEG_INFINITY; s_len];
+    let mut next = vec![f64::NEG_INFINITY; s_len];
+    for (f, row) in logp.chunks_exact(c.max(1)).enumerate() {
+        for s in 0..s_len {
+            let mut a = if f == 0 {
+                if s <= 1 { 0.0 } else { f64::NEG_INFINITY }
+            } else {
+                let mut a = alpha[s];
+                if s >= 1 {
+                    a = add(a, alpha[s - 1]);
+                }
+                if s >= 2 && label(s) != BLANK && label(s) != label(s - 2) {
+                    a = add(a, alpha[s - 2]);
+                }
+                a
+            };
+            if a != f64::NEG_INFINITY {
+                a += f64::from(row[label(s)]);
+            }
+            next[s] = a;
+        }
+        std::mem::swap(&mut alpha, &mut next);
+    }
+    let end = if s_len >= 2 {
+        add(alpha[s_len - 1], alpha[s_len - 2])
+    } else {
+        alpha[s_len - 1]
+    };
+    Ok((end != f64::NEG_INFINITY && t > 0).then_some(end))
+}
+
+/// Which of `candidates` the line holds, by the model: the likeliest candidate and its share of
+/// the probability of every candidate plus the `free` reading (the greedy text, when it is not a
+/// candidate itself), so a line that reads as something else entirely does not confirm any
+/// candidate. `None` when the free reading is likelier than every candidate.
+pub fn choose(
+    logp: &[f32],
+    t: usize,
+    c: usize,
+    charset: &Charset,
+    candidates: &[&str],
+    free: &str,
+) -> Result<Option<(usize, f32)>, CtcError> {
+    let mut lls = Vec::with_capacity(candidates.len() + 1);
+    for cand in candidates {
+        lls.push(log_likelihood(logp, t, c, charset, cand)?);
+    }
+    let free_ll = if candidates.contains(&free) {
+        None
+    } else {
+        log_likelihood(logp, t, c, charset, free)?
+    };
+    let Some((best, best_ll)) = lls
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| l.map(|l| (i, l)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+    else {
+        return Ok(None);
+    };
+    if free_ll.is_some_and(|f| f > best_ll) {
+        return Ok(None);
+    }
+    let total: f64 = lls
+        .iter()
+        .flatten()
+        .chain(free_ll.iter())
+        .map(|l| (l - best_ll).exp())
+        .sum();
+    Ok(Some((best, (1.0 / total) as f32)))
 }
 
 /// The most probable CTC path whose labelling fits `template`: exactly one character per entry,
@@ -435,18 +557,158 @@ mod tests {
         for (got, want) in d.char_confidences.iter().zip(want) {
             assert!((got - want).abs() < 0.01, "{got} vs {want}");
         }
-        let product: f32 = want.iter().product();
-        assert!((d.confidence - product).abs() < 0.01);
+        // Times the least sure blank of each blank run: 0.9, 0.9 and 0.99.
+        let product: f32 = want.iter().product::<f32>() * 0.9 * 0.9 * 0.99;
+        assert!((d.confidence - product).abs() < 0.01, "{}", d.confidence);
         assert!((d.min_char_confidence() - 0.7).abs() < 0.01);
     }
 
+    /// `ln P(text)` by brute force: every path of `t` frames that collapses to `text`.
+    fn brute_force(m: &[f32], t: usize, cs: &Charset, text: &str) -> f64 {
+        let classes = cs.num_classes();
+        let mut total = 0.0f64;
+        let mut path = vec![0usize; t];
+        loop {
+            let mut out = String::new();
+            let mut prev = BLANK;
+            for &k in &path {
+                if k != BLANK && k != prev {
+                    out.push(cs.char_of(k).unwrap());
+                }
+                prev = k;
+            }
+            if out == text {
+                total += path
+                    .iter()
+                    .enumerate()
+                    .map(|(f, &k)| f64::from(m[f * C + k]).exp())
+                    .product::<f64>();
+            }
+            // Next path over the classes used in this test (blank, A, B).
+            let mut i = 0;
+            loop {
+                if i == t {
+                    return total.ln();
+                }
+                path[i] = match path[i] {
+                    0 => cs.class_of('A').unwrap(),
+                    k if k == cs.class_of('A').unwrap() => cs.class_of('B').unwrap(),
+                    _ => 0,
+                };
+                if path[i] != 0 {
+                    break;
+                }
+                i += 1;
+            }
+            let _ = classes;
+        }
+    }
+
     #[test]
-    fn empty_line_is_empty_with_confidence_one() {
+    fn forward_likelihood_sums_every_alignment() {
+        let cs = Charset::ktp();
+        // Only blank, A and B carry probability, so the brute force over those three is exact.
+        let f = |b: f32, a: f32| {
+            let mut p = vec![f32::NEG_INFINITY; C];
+            p[BLANK] = b.ln();
+            p[cs.class_of('A').unwrap()] = a.ln();
+            p[cs.class_of('B').unwrap()] = (1.0 - a - b).ln();
+            p
+        };
+        let frames = [
+            f(0.5, 0.3),
+            f(0.2, 0.6),
+            f(0.3, 0.3),
+            f(0.6, 0.2),
+            f(0.1, 0.5),
+        ];
+        let (m, t) = matrix(&frames);
+        for text in ["", "A", "AB", "AA", "BA", "ABA", "AAB", "ABAB"] {
+            let got = log_likelihood(&m, t, C, &cs, text).unwrap();
+            let want = brute_force(&m, t, &cs, text);
+            match got {
+                Some(g) => assert!((g - want).abs() < 1e-4, "{text}: {g} vs {want}"),
+                None => assert!(want == f64::NEG_INFINITY, "{text}: {want}"),
+            }
+        }
+        assert_eq!(
+            log_likelihood(&m, t, C, &cs, "AAAA").unwrap(),
+            None,
+            "too short"
+        );
+        assert_eq!(
+            log_likelihood(&m, t, C, &cs, "a").unwrap(),
+            None,
+            "not in charset"
+        );
+    }
+
+    #[test]
+    fn choosing_a_candidate_weighs_it_against_the_others_and_the_free_reading() {
+        let cs = Charset::ktp();
+        let f = |ch: Option<char>, p: f32| frame(&cs, (ch, p), None);
+        // "KAWIN", clearly.
+        let frames: Vec<Vec<f32>> = "KAWIN"
+            .chars()
+            .flat_map(|ch| [f(Some(ch), 0.95), f(None, 0.95)])
+            .collect();
+        let (m, t) = matrix(&frames);
+        let vocab = ["BELUM KAWIN", "KAWIN", "CERAI HIDUP", "CERAI MATI"];
+        let (i, p) = choose(&m, t, C, &cs, &vocab, "KAWIN").unwrap().unwrap();
+        assert_eq!(vocab[i], "KAWIN");
+        assert!(p > 0.99, "{p}");
+        // A line that reads as something else confirms no candidate.
+        let frames: Vec<Vec<f32>> = "PETANI"
+            .chars()
+            .flat_map(|ch| [f(Some(ch), 0.95), f(None, 0.95)])
+            .collect();
+        let (m, t) = matrix(&frames);
+        assert_eq!(choose(&m, t, C, &cs, &vocab, "PETANI").unwrap(), None);
+    }
+
+    #[test]
+    fn a_character_dropped_in_a_gap_makes_the_line_doubtful() {
+        let cs = Charset::ktp();
+        let f = |ch: Option<char>, p: f32| frame(&cs, (ch, p), None);
+        let sure = [
+            f(Some('S'), 0.99),
+            f(None, 0.99),
+            f(None, 0.99),
+            f(Some('M'), 0.99),
+        ];
+        let d = greedy(&matrix(&sure).0, 4, C, &cs).expect("decode");
+        assert_eq!(d.text, "SM");
+        assert!(d.confidence > 0.95, "{}", d.confidence);
+        // The blank between S and M also gives 0.4 to an I the model could not make out.
+        let doubt = [
+            f(Some('S'), 0.99),
+            frame(&cs, (None, 0.55), Some((Some('I'), 0.4))),
+            f(None, 0.99),
+            f(Some('M'), 0.99),
+        ];
+        let d = greedy(&matrix(&doubt).0, 4, C, &cs).expect("decode");
+        assert_eq!(d.text, "SM");
+        assert!(d.confidence < 0.6, "{}", d.confidence);
+        assert!(
+            d.min_char_confidence() > 0.95,
+            "the characters themselves stay sure"
+        );
+    }
+
+    #[test]
+    fn an_empty_line_is_as_sure_as_its_least_sure_blank() {
         let cs = Charset::ktp();
         let (m, t) = matrix(&vec![frame(&cs, (None, 0.99), None); 4]);
         let d = greedy(&m, t, C, &cs).expect("decode");
         assert_eq!(d.text, "");
-        assert_eq!(d.confidence, 1.0);
+        assert!((d.confidence - 0.99).abs() < 1e-3, "{}", d.confidence);
+        // A faint character under the blanks: nothing is read, and not confidently.
+        let mut frames = vec![frame(&cs, (None, 0.99), None); 4];
+        frames[2] = frame(&cs, (None, 0.6), Some((Some('O'), 0.35)));
+        let (m, t) = matrix(&frames);
+        let d = greedy(&m, t, C, &cs).expect("decode");
+        assert_eq!(d.text, "");
+        assert!(d.confidence < 0.65, "{}", d.confidence);
         let d = greedy(&[], 0, C, &cs).expect("zero timesteps");
         assert_eq!(d.text, "");
     }

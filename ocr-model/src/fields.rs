@@ -29,11 +29,15 @@ use crdt_schema::patient::vocab;
 use crdt_schema::region;
 use serde::{Serialize, Serializer};
 
-/// One recognised line: its text and its line confidence in `[0, 1]`.
+/// One recognised line: its text and its line confidence in `[0, 1]`, with each character's
+/// confidence when the recogniser gave them, and whether it is a repair (a runner-up reading put
+/// in place of what was read, to make the NIK agree with the card).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawLine {
     pub text: String,
     pub confidence: f32,
+    pub chars: Vec<f32>,
+    pub repaired: bool,
 }
 
 impl RawLine {
@@ -41,9 +45,31 @@ impl RawLine {
         RawLine {
             text: text.into(),
             confidence,
+            chars: Vec::new(),
+            repaired: false,
+        }
+    }
+
+    /// A line with a confidence per character (one per `char` of `text`).
+    pub fn with_chars(text: impl Into<String>, confidence: f32, chars: Vec<f32>) -> Self {
+        RawLine {
+            chars,
+            ..RawLine::new(text, confidence)
+        }
+    }
+
+    /// A runner-up reading put in place of the line as read.
+    pub fn repaired(text: impl Into<String>, confidence: f32) -> Self {
+        RawLine {
+            repaired: true,
+            ..RawLine::new(text, confidence)
         }
     }
 }
+
+/// The most a NIK or birth date may claim after a repair: a repair makes the card agree with
+/// itself, which the checks can then no longer vouch for.
+pub const REPAIRED_AT_MOST: f32 = 0.8;
 
 /// A final field value and its confidence.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -535,7 +561,12 @@ pub fn read_fields<'a>(lines: impl IntoIterator<Item = (&'a str, &'a RawLine)>) 
                 Field::new(text, l.confidence * 0.5)
             }
         }
-        Some(l) => Field::new("-", l.confidence),
+        // A printed dash reads as one; nothing at all may be a value lost to blur or glare.
+        Some(l) if clean(&l.text) == "-" => Field::new("-", l.confidence),
+        Some(l) => {
+            cx.warn(Warning::Unreadable("blood_type"));
+            Field::new("-", l.confidence.min(0.5))
+        }
         None => Field::new("-", 0.5),
     };
 
@@ -634,6 +665,41 @@ pub fn read_fields<'a>(lines: impl IntoIterator<Item = (&'a str, &'a RawLine)>) 
     }) {
         nik_field.confidence = nik_field.confidence.min(0.5);
     }
+    let mut birth_date = birth_date;
+    let mut sex = sex;
+    let (mut province, mut regency, mut district) = (province, regency, district);
+    if by_key.iter().any(|(_, l)| l.repaired) {
+        nik_field.confidence = nik_field.confidence.min(REPAIRED_AT_MOST);
+        birth_date.confidence = birth_date.confidence.min(REPAIRED_AT_MOST);
+    } else if let (Some(_), Some(line)) = (&nik, nik_line)
+        && nik_field.confidence > 0.5
+        && !cx.warnings.iter().any(|w| {
+            matches!(
+                w,
+                Warning::NikUnknownRegion
+                    | Warning::NikInvalid(_)
+                    | Warning::Unreadable("birth_date")
+            )
+        })
+    {
+        // The district is checked only when it snapped to a district of the NIK's regency: it
+        // confirms the NIK when it is the NIK's own.
+        let district_agrees = nik
+            .as_ref()
+            .and_then(|n| region::district_name(n.district_code()))
+            .is_some_and(|name| name.to_uppercase() == district.value);
+        corroborate(
+            &mut nik_field,
+            &line.chars,
+            &mut Agreeing {
+                province: &mut province,
+                regency: &mut regency,
+                district: district_agrees.then_some(&mut district),
+                sex: &mut sex,
+                birth_date: &mut birth_date,
+            },
+        );
+    }
 
     KtpReading {
         fields: KtpFields {
@@ -657,6 +723,61 @@ pub fn read_fields<'a>(lines: impl IntoIterator<Item = (&'a str, &'a RawLine)>) 
         },
         warnings: cx.warnings,
     }
+}
+
+/// How sure two agreeing readings of one fact make it: the chance that not both are wrong. (Two
+/// wrong readings that agree must be wrong the same way, which is rarer still; that is left as a
+/// margin for blur that misreads the NIK and the printed date alike.)
+fn both(a: f32, b: f32) -> f32 {
+    1.0 - (1.0 - a) * (1.0 - b)
+}
+
+/// The printed fields that restate parts of an agreeing NIK.
+struct Agreeing<'a> {
+    province: &'a mut Field,
+    regency: &'a mut Field,
+    district: Option<&'a mut Field>,
+    sex: &'a mut Field,
+    birth_date: &'a mut Field,
+}
+
+/// Two readings of one fact confirm each other. The NIK's digits restate the printed province
+/// (digits 1-2), regency (3-4), district (5-6), sex (7, with the day) and birth date (7-12); when
+/// the card agrees with itself (no mismatch warning), each part is wrong only if both its readings
+/// are: the NIK's confidence is the product over its parts of [`both`] (digits' confidence, the
+/// printed field's), times the serial digits' own, which nothing restates. Each printed field
+/// takes the NIK part's confidence when that is higher (not [`both`]: one field's misread may be
+/// the other's, when a blur turns an 8 into a 6 in the NIK and in the printed date alike). Needs
+/// the NIK line's sixteen digit confidences; without them nothing changes.
+fn corroborate(nik: &mut Field, digits: &[f32], printed: &mut Agreeing<'_>) {
+    if digits.len() != 16 || nik.value.chars().count() != 16 {
+        return;
+    }
+    let part = |r: std::ops::Range<usize>| digits[r].iter().product::<f32>();
+    let day_and_sex = printed.sex.confidence.min(printed.birth_date.confidence);
+    let parts: [(std::ops::Range<usize>, f32); 5] = [
+        (0..2, printed.province.confidence),
+        (2..4, printed.regency.confidence),
+        (
+            4..6,
+            printed.district.as_ref().map_or(0.0, |d| d.confidence),
+        ),
+        (6..7, day_and_sex),
+        (7..12, printed.birth_date.confidence),
+    ];
+    let mut conf = part(12..16);
+    for (r, other) in &parts {
+        conf *= both(part(r.clone()), *other);
+    }
+    nik.confidence = nik.confidence.max(conf);
+    let raise = |f: &mut Field, by: f32| f.confidence = f.confidence.max(by);
+    raise(printed.province, part(0..2));
+    raise(printed.regency, part(0..4));
+    if let Some(d) = printed.district.as_deref_mut() {
+        raise(d, part(0..6));
+    }
+    raise(printed.sex, part(6..7));
+    raise(printed.birth_date, part(6..12));
 }
 
 fn birth(cx: &mut Ctx, line: Option<&RawLine>) -> (Field, Field, Option<(u32, u32, u32)>) {
@@ -1051,6 +1172,75 @@ mod tests {
         assert_eq!(f.occupation.value, "MENGURUS RUMAH TANGGA");
         assert_eq!(f.nationality.value, "WNI");
         assert_eq!(f.valid_until.value, "SEUMUR HIDUP");
+    }
+
+    #[test]
+    fn readings_that_agree_with_the_nik_confirm_each_other() {
+        let nik = "3507224903820003";
+        let with_digits = |lines: &mut Vec<(&'static str, RawLine)>, chars: Vec<f32>| {
+            let at = lines.iter().position(|(k, _)| *k == "nik").unwrap();
+            let conf = chars.iter().product();
+            lines[at].1 = RawLine::with_chars(nik, conf, chars);
+        };
+        // Every digit at 0.99: 0.85 on its own. The card confirms all but the serial (0.96).
+        let mut lines = card();
+        with_digits(&mut lines, vec![0.99; 16]);
+        let r = read(&lines);
+        assert!(r.warnings.is_empty(), "{:?}", codes(&r));
+        let f = &r.fields;
+        let serial = 0.99f32.powi(4);
+        assert!(
+            f.nik.confidence > 0.9 && f.nik.confidence < serial + 1e-4,
+            "{}",
+            f.nik.confidence
+        );
+        // A doubtful date digit is vouched for by the printed date; the printed fields keep
+        // their own confidence where it is higher than the NIK's part.
+        let mut digits = vec![0.999; 16];
+        digits[9] = 0.6;
+        with_digits(&mut lines, digits.clone());
+        let r = read(&lines);
+        assert!(r.fields.nik.confidence > 0.9, "{}", r.fields.nik.confidence);
+        assert!((r.fields.birth_date.confidence - 0.95).abs() < 1e-6);
+        // A doubtful serial digit is not: nothing else on the card restates it.
+        digits[9] = 0.999;
+        digits[14] = 0.6;
+        with_digits(&mut lines, digits.clone());
+        assert!(read(&lines).fields.nik.confidence < 0.61);
+        // A confident NIK lends its confidence to a doubtful printed date it agrees with.
+        digits[14] = 0.999;
+        with_digits(&mut lines, digits.clone());
+        set(&mut lines, "birth", "MALANG, 09-03-1982");
+        let at = lines.iter().position(|(k, _)| *k == "birth").unwrap();
+        lines[at].1.confidence = 0.5;
+        let r = read(&lines);
+        assert!(r.fields.birth_date.confidence > 0.98);
+        // Disagreement: neither side is trusted.
+        lines[at].1.confidence = 0.95;
+        set(&mut lines, "sex", "LAKI-LAKI");
+        let r = read(&lines);
+        assert!(r.fields.nik.confidence <= 0.5);
+        assert!(r.fields.sex.confidence <= 0.95);
+        // A repaired line caps the NIK and the date whatever agrees.
+        set(&mut lines, "sex", "PEREMPUAN");
+        lines[at].1 = RawLine::repaired("MALANG, 09-03-1982", 0.99);
+        let r = read(&lines);
+        assert!(r.fields.nik.confidence <= REPAIRED_AT_MOST);
+        assert!(r.fields.birth_date.confidence <= REPAIRED_AT_MOST);
+    }
+
+    #[test]
+    fn an_empty_blood_type_is_flagged_a_printed_dash_is_not() {
+        let mut lines = card();
+        set(&mut lines, "blood_type", "-");
+        let r = read(&lines);
+        assert_eq!(r.fields.blood_type.value, "-");
+        assert!(!r.has_warning("unreadable_blood_type"));
+        set(&mut lines, "blood_type", "");
+        let r = read(&lines);
+        assert_eq!(r.fields.blood_type.value, "-");
+        assert!(r.has_warning("unreadable_blood_type"));
+        assert!(r.fields.blood_type.confidence <= 0.5);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::detect::{self, FoundCard};
 use crate::fields::{self, KtpReading, RawLine};
 use crate::layout::{self, Ink, Pyramid};
 use crate::recognizer::{LINE_HEIGHT, Recognizer, RecognizerError};
+use crdt_schema::patient::vocab;
 
 /// Largest accepted file.
 pub const MAX_BYTES: usize = 10 * 1024 * 1024;
@@ -165,6 +166,9 @@ pub struct ReadLine {
     pub key: &'static str,
     pub text: String,
     pub confidence: f32,
+    /// One per character of `text`.
+    #[serde(skip)]
+    pub char_confidences: Vec<f32>,
 }
 
 /// A successful read.
@@ -252,6 +256,21 @@ impl KtpReader {
 
     /// Reads a decoded photo.
     pub fn read_image(&self, img: &RgbImage) -> Result<Scan, ScanError> {
+        self.read(img, None)
+    }
+
+    /// Reads a decoded photo whose card corners (TL, TR, BR, BL, in image pixels) are already
+    /// known, skipping the card finder: for corners the operator marked when the finder failed,
+    /// and for scoring the rest of the reader on its own.
+    pub fn read_image_at(
+        &self,
+        img: &RgbImage,
+        corners: crate::geom::Quad,
+    ) -> Result<Scan, ScanError> {
+        self.read(img, Some(corners))
+    }
+
+    fn read(&self, img: &RgbImage, given: Option<crate::geom::Quad>) -> Result<Scan, ScanError> {
         let refuse = |r| Err(ScanError::Refused(r));
         if img.width().min(img.height()) < MIN_SIDE {
             return refuse(Refusal::ImageTooSmall);
@@ -266,7 +285,10 @@ impl KtpReader {
         let pyr = Pyramid::new(to_gray(img));
         // The best candidate first; when its layout fails, the other masks' candidates (a blob of
         // background can look more card-like than the card).
-        let mut cards: Vec<FoundCard> = detect::find_card(img).into_iter().collect();
+        let mut cards: Vec<FoundCard> = match given {
+            Some(corners) => vec![FoundCard::given(corners, img.width(), img.height())],
+            None => detect::find_card(img).into_iter().collect(),
+        };
         lap(&mut timings.detect);
         if cards.is_empty() {
             return refuse(Refusal::NotAKtp);
@@ -276,7 +298,7 @@ impl KtpReader {
         let mut i = 0;
         let (quality, rect, boxes) = loop {
             if i == cards.len() {
-                if tried_all {
+                if tried_all || given.is_some() {
                     return refuse(first.unwrap_or(Refusal::NotAKtp));
                 }
                 tried_all = true;
@@ -348,6 +370,7 @@ impl KtpReader {
                 key: b.key,
                 text: decoded.text,
                 confidence: decoded.confidence,
+                char_confidences: decoded.char_confidences,
             });
         }
         line_quality.sort_by(f32::total_cmp);
@@ -361,7 +384,11 @@ impl KtpReader {
         }
         let mut raw_lines: Vec<(&str, RawLine)> = lines
             .iter()
-            .map(|l| (l.key, RawLine::new(l.text.clone(), l.confidence)))
+            .map(|l| {
+                let raw =
+                    RawLine::with_chars(l.text.clone(), l.confidence, l.char_confidences.clone());
+                (l.key, raw)
+            })
             .collect();
         let mut reading = fields::read_fields(raw_lines.iter().map(|(k, l)| (*k, l)));
         // A NIK that disagrees with the card may be one misread digit, or the printed birth date
@@ -391,7 +418,7 @@ impl KtpReader {
                     continue;
                 };
                 let original =
-                    std::mem::replace(&mut raw_lines[i].1, RawLine::new(text, confidence));
+                    std::mem::replace(&mut raw_lines[i].1, RawLine::repaired(text, confidence));
                 let again = fields::read_fields(raw_lines.iter().map(|(k, l)| (*k, l)));
                 if !nik_disputed(&again) {
                     reading = again;
@@ -467,9 +494,51 @@ fn decode_line(
             {
                 return Ok(d);
             }
-            Ok(greedy)
+            closed(logits, charset, greedy, &[fields::SEUMUR_HIDUP])
         }
+        "sex" => closed(logits, charset, logits.greedy(charset)?, &vocab::SEX),
+        "religion" => closed(logits, charset, logits.greedy(charset)?, &vocab::RELIGION),
+        "marital_status" => closed(
+            logits,
+            charset,
+            logits.greedy(charset)?,
+            &vocab::MARITAL_STATUS,
+        ),
+        "nationality" => closed(
+            logits,
+            charset,
+            logits.greedy(charset)?,
+            &vocab::NATIONALITY,
+        ),
+        "occupation" => closed(
+            logits,
+            charset,
+            logits.greedy(charset)?,
+            fields::OCCUPATIONS,
+        ),
         _ => logits.greedy(charset),
+    }
+}
+
+/// A line from a closed (or, for occupations, a common) vocabulary: the entry the model finds
+/// likeliest, with its share of the probability of all entries and of the free reading as its
+/// confidence. The free reading stands when it is likelier than every entry (a misprint or an
+/// occupation not on the list; the fields step snaps or warns as for any text).
+fn closed(
+    logits: &crate::recognizer::LineLogits,
+    charset: &crate::ctc::Charset,
+    greedy: crate::ctc::Decoded,
+    vocab: &[&str],
+) -> Result<crate::ctc::Decoded, crate::ctc::CtcError> {
+    let free = greedy.text.trim();
+    match crate::ctc::choose(&logits.logp, logits.t, logits.c, charset, vocab, free)? {
+        Some((i, p)) => Ok(crate::ctc::Decoded {
+            text: vocab[i].to_owned(),
+            char_confidences: vec![p; vocab[i].chars().count()],
+            confidence: p,
+            frames: Vec::new(),
+        }),
+        None => Ok(greedy),
     }
 }
 
