@@ -701,6 +701,40 @@ pub fn cut(pyr: &Pyramid, r: &Rectified, rect: [f32; 4], height: u32) -> GrayIma
     out
 }
 
+/// With less contrast than this (grey levels) where the NIK is printed, no print can be seen.
+const MIN_PRINT_CONTRAST: f32 = 16.0;
+
+/// How blurred the NIK's print is, as the sigma in millimetres of a Gaussian blur that would give
+/// its steepest edges: the text's contrast (5th to 95th percentile) over the steepest horizontal
+/// steps (the 99th percentile, after averaging 5 rows along the digits' strokes against noise),
+/// over the square root of 2π. Sharp print measures about 0.2 mm (the step's own width), the
+/// hard tier's blur up to about 0.4 mm; letters blur into each other from about half a millimetre.
+pub fn nik_blur_mm(img: &GrayImage) -> f32 {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (x0, x1) = (mm_px(at::NIK_X[0]), mm_px(58.0).min(w.saturating_sub(1)));
+    let (y0, y1) = (mm_px(10.8), mm_px(14.4).min(h.saturating_sub(2)));
+    if x1 <= x0 + 2 || y1 <= y0 + 4 {
+        return f32::INFINITY;
+    }
+    let px = |x: usize, y: usize| f32::from(img.get_pixel(x as u32, y as u32).0[0]);
+    let mut levels = [0u32; 256];
+    let mut steps = Vec::with_capacity((x1 - x0) * (y1 - y0));
+    for y in y0 + 2..y1 - 2 {
+        for x in x0 + 1..x1 - 1 {
+            levels[img.get_pixel(x as u32, y as u32).0[0] as usize] += 1;
+            let col = |x: usize| (y - 2..=y + 2).map(|yy| px(x, yy)).sum::<f32>() / 5.0;
+            steps.push((col(x + 1) - col(x - 1)).abs() / 2.0);
+        }
+    }
+    let contrast = percentile(&levels, 0.95) - percentile(&levels, 0.05);
+    if contrast < MIN_PRINT_CONTRAST {
+        return f32::INFINITY;
+    }
+    steps.sort_by(f32::total_cmp);
+    let steep = steps[steps.len() * 99 / 100].max(0.5);
+    contrast / (steep * (2.0 * std::f32::consts::PI).sqrt()) / PX_PER_MM
+}
+
 /// Share of near-white pixels (glare) in the NIK's area of the rectified card.
 pub fn glare_on_nik(img: &GrayImage) -> f32 {
     let (x0, x1) = (mm_px(at::NIK_X[0]), mm_px(58.0));
@@ -770,6 +804,24 @@ mod tests {
         assert_eq!(keys[11], Some("valid_until"));
         // One row: no pitch, the labelled rows in order.
         assert_eq!(keys_by_position(&[20.0], &[true]), vec![Some("name")]);
+    }
+
+    #[test]
+    fn nik_blur_is_measured_in_millimetres() {
+        // Dark strokes 3 px wide every 16 px (the NIK's digits at 8 px/mm), on a light card.
+        let img = GrayImage::from_fn(685, 432, |x, _| {
+            image::Luma([if x % 16 < 3 { 40 } else { 210 }])
+        });
+        let sharp = nik_blur_mm(&img);
+        assert!(sharp < 0.25, "{sharp}");
+        let soft = nik_blur_mm(&image::imageops::blur(&img, 2.0));
+        assert!(soft > sharp && soft < 0.5, "{soft}");
+        // Blurred by 6 px (0.75 mm) the strokes melt together.
+        let melted = nik_blur_mm(&image::imageops::blur(&img, 6.0));
+        assert!(melted > 0.5, "{melted}");
+        // Print blurred to nothing, or no print, is as blurred as can be.
+        let flat = GrayImage::from_pixel(685, 432, image::Luma([200]));
+        assert_eq!(nik_blur_mm(&flat), f32::INFINITY);
     }
 
     #[test]

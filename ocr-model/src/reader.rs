@@ -38,6 +38,10 @@ pub const MAX_NIK_GLARE: f32 = 0.18;
 /// When the median line's mean best log-probability per timestep is under this, the model cannot
 /// read the card: it is refused (too dark or too blurred, by its brightness) rather than guessed.
 pub const UNREADABLE_BELOW: f32 = -0.35;
+/// Above this blur of the NIK's print ([`Quality::nik_blur_mm`], millimetres) the card is refused
+/// as too blurred: the letters run into each other (the body text's capitals are 1.35-1.55 mm
+/// high). Held-out hard photos measure up to about 0.42, sharp ones about 0.2.
+pub const MAX_NIK_BLUR_MM: f32 = 0.5;
 /// A card whose text is unreadable and whose mean grey level is under this is called too dark
 /// rather than too blurred.
 pub const DIM_CARD_MEAN: f32 = 85.0;
@@ -146,6 +150,8 @@ pub struct Quality {
     /// Median over the lines of the mean best log-probability per timestep (0 is certain).
     pub line_quality: f32,
     pub nik_glare: f32,
+    /// How blurred the NIK's print is, millimetres ([`layout::nik_blur_mm`]).
+    pub nik_blur_mm: f32,
     pub upside_down: bool,
 }
 
@@ -571,6 +577,7 @@ fn locate(
     let ink = Ink::new(&rect.image);
     quality.contrast = ink.contrast;
     quality.nik_glare = layout::glare_on_nik(&rect.image);
+    quality.nik_blur_mm = layout::nik_blur_mm(&rect.image);
     let boxes = layout::find_lines(&ink);
     let laid_out = boxes.is_ok();
     let refusal = if quality.mean < MIN_CARD_MEAN {
@@ -579,6 +586,8 @@ fn locate(
         Some(dim_or_blurred(&quality))
     } else if quality.nik_glare > MAX_NIK_GLARE {
         Some(Refusal::GlareOnNik)
+    } else if quality.nik_blur_mm > MAX_NIK_BLUR_MM {
+        Some(Refusal::TooBlurred)
     } else {
         None
     };

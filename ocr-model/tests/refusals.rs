@@ -1,5 +1,5 @@
 //! Photos that cannot be read honestly are refused with the right reason, and a card held upside
-//! down is still read: each case is made from a rendered held-out card by a plain image operation.
+//! down or sideways is still read: each case is made from a rendered held-out card by a plain image operation.
 
 use std::sync::OnceLock;
 
@@ -37,6 +37,17 @@ fn a_card_is_read_upright_and_upside_down() {
     assert_eq!(upright.reading.fields.nik.value, s.label.fields.nik);
     assert_eq!(turned.reading.fields.nik.value, s.label.fields.nik);
     assert!(turned.quality.upside_down && !upright.quality.upside_down);
+}
+
+#[test]
+fn a_card_turned_sideways_is_read() {
+    // A portrait phone photo of a landscape card: the card lies at 90 degrees either way.
+    let s = card(Tier::Photo, 3);
+    for img in [imageops::rotate90(&s.image), imageops::rotate270(&s.image)] {
+        let scan = reader().read_image(&img).expect("sideways read");
+        assert_eq!(scan.reading.fields.nik.value, s.label.fields.nik);
+        assert_eq!(scan.reading.fields.name.value, s.label.fields.name);
+    }
 }
 
 #[test]
