@@ -257,7 +257,13 @@ pub fn log_likelihood(
     }
     // Extended labelling: blank, l1, blank, l2, ..., blank.
     let s_len = 2 * labels.len() + 1;
-    let label = |s: usize| if s % 2 == 0 { BLANK } else { labels[s / 2] };
+    let label = |s: usize| {
+        if s.is_multiple_of(2) {
+            BLANK
+        } else {
+            labels[s / 2]
+        }
+    };
     let repeats = labels.windows(2).filter(|w| w[0] == w[1]).count();
     if labels.len() + repeats > t {
         return Ok(None);

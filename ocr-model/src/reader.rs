@@ -537,10 +537,25 @@ fn closed(
     vocab: &[&str],
 ) -> Result<crate::ctc::Decoded, crate::ctc::CtcError> {
     let free = greedy.text.trim();
-    match crate::ctc::choose(&logits.logp, logits.t, logits.c, charset, vocab, free)? {
+    // Only entries within half their length of the free reading are scored: the others' share of
+    // the probability is negligible, and the forward pass over a hundred occupations is not.
+    // (A short list is scored whole: a line whose greedy reading lost most letters may still be
+    // likeliest one of them.)
+    let mut near: Vec<&str> = vocab
+        .iter()
+        .copied()
+        .filter(|v| fields::edit_distance(v, free) <= (v.chars().count() / 2).max(2))
+        .collect();
+    if near.is_empty() {
+        if vocab.len() > 12 {
+            return Ok(greedy);
+        }
+        near = vocab.to_vec();
+    }
+    match crate::ctc::choose(&logits.logp, logits.t, logits.c, charset, &near, free)? {
         Some((i, p)) => Ok(crate::ctc::Decoded {
-            text: vocab[i].to_owned(),
-            char_confidences: vec![p; vocab[i].chars().count()],
+            text: near[i].to_owned(),
+            char_confidences: vec![p; near[i].chars().count()],
             confidence: p,
             frames: Vec::new(),
         }),

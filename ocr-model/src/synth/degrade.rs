@@ -683,10 +683,10 @@ pub fn thumb<R: Rng + ?Sized>(
             // Rounded shading: lit in the middle, darker towards the rim and the far end.
             let shade = 0.6 + 0.45 * (1.0 - d * d).max(0.0).sqrt() - 0.1 * b.max(0.0);
             let px = img.get_pixel_mut(x as u32, y as u32);
-            for k in 0..3 {
-                let t = (tone[k] * shade).clamp(0.0, 255.0);
-                let o = f32::from(px.0[k]);
-                px.0[k] = (o + (t - o) * alpha) as u8;
+            for (o, tone) in px.0.iter_mut().zip(tone) {
+                let t = (tone * shade).clamp(0.0, 255.0);
+                let v = f32::from(*o);
+                *o = (v + (t - v) * alpha) as u8;
             }
         }
     }
