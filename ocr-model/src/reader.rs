@@ -601,7 +601,9 @@ fn locate(
         Some(dim_or_blurred(&quality))
     } else if quality.nik_glare > MAX_NIK_GLARE {
         Some(Refusal::GlareOnNik)
-    } else if quality.nik_blur_mm > MAX_NIK_BLUR_MM {
+    } else if quality.nik_blur_mm > MAX_NIK_BLUR_MM && (laid_out || quality.nik_blur_mm.is_finite())
+    {
+        // (No print at all where the NIK goes, and no layout: not a KTP rather than blurred.)
         Some(Refusal::TooBlurred)
     } else {
         None
