@@ -1129,6 +1129,25 @@ pub fn candidates(img: &RgbImage, exhaustive: bool) -> Vec<(&'static str, FoundC
     ] {
         masks.push((name, distance.iter().map(|&d| d < tol).collect()));
     }
+    // The same in chromaticity (each channel's share of the sum), which a shadow across the card
+    // or uneven light does not change: the card stays one blob where a shadow edge cuts the
+    // masks above in two. (Tried last: on a grey desk chromaticity says little.)
+    let chroma = |c: &[f32; 3]| {
+        let sum = c[0] + c[1] + c[2] + 30.0;
+        [c[0] / sum, c[2] / sum]
+    };
+    let cc = chroma(&[centre[0], centre[1], centre[2]]);
+    let chroma_distance: Vec<f32> = s
+        .rgb
+        .iter()
+        .map(|c| {
+            let q = chroma(c);
+            1000.0 * ((q[0] - cc[0]).powi(2) + (q[1] - cc[1]).powi(2)).sqrt()
+        })
+        .collect();
+    for (name, tol) in [("chroma-6", 6.0), ("chroma-10", 10.0), ("chroma-16", 16.0)] {
+        masks.push((name, chroma_distance.iter().map(|&d| d < tol).collect()));
+    }
     // Each mask's candidate, with its refinement when it was tried.
     let mut found: Vec<(&'static str, Candidate, Option<Option<Refined>>)> = Vec::new();
     let mut settled = false;
@@ -1326,6 +1345,32 @@ mod tests {
         let found = find_card(&img).expect("card");
         assert!(worst(&found.corners, &q) < 1.5, "{:?}", found.corners);
         assert!(found.score > 0.7, "{}", found.score);
+    }
+
+    #[test]
+    fn a_shadow_across_the_card_does_not_cut_it_in_two() {
+        // A pale bluish card on a beige desk, a hand's shadow across both: the dark part of the card
+        // is about the desk's brightness, its colour is still the card's.
+        let mut img = RgbImage::from_pixel(1000, 750, Rgb([200, 186, 160]));
+        let q = [
+            [180.0, 160.0],
+            [800.0, 190.0],
+            [780.0, 580.0],
+            [160.0, 550.0],
+        ];
+        draw_quad(&mut img, &q, [214, 222, 234]);
+        for (x, y, p) in img.enumerate_pixels_mut() {
+            // Half-plane through (520, 360), soft over 30 px.
+            let d = (x as f32 - 520.0) * 0.8 + (y as f32 - 360.0) * 0.6;
+            let t = (0.5 + d / 30.0).clamp(0.0, 1.0);
+            let gain = 1.0 - 0.45 * t;
+            for v in p.0.iter_mut() {
+                *v = (f32::from(*v) * gain) as u8;
+            }
+        }
+        add_noise(&mut img, 6, 11);
+        let found = find_card(&img).expect("card");
+        assert!(worst(&found.corners, &q) < 3.0, "{:?}", found.corners);
     }
 
     #[test]
