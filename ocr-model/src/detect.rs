@@ -1131,7 +1131,8 @@ pub fn candidates(img: &RgbImage, exhaustive: bool) -> Vec<(&'static str, FoundC
     }
     // The same in chromaticity (each channel's share of the sum), which a shadow across the card
     // or uneven light does not change: the card stays one blob where a shadow edge cuts the
-    // masks above in two. (Tried last: on a grey desk chromaticity says little.)
+    // masks above in two. (Tried last, and only when no other mask found a card-shaped blob: on a
+    // grey desk chromaticity says little.)
     let chroma = |c: &[f32; 3]| {
         let sum = c[0] + c[1] + c[2] + 30.0;
         [c[0] / sum, c[2] / sum]
@@ -1152,6 +1153,13 @@ pub fn candidates(img: &RgbImage, exhaustive: bool) -> Vec<(&'static str, FoundC
     let mut found: Vec<(&'static str, Candidate, Option<Option<Refined>>)> = Vec::new();
     let mut settled = false;
     for (name, mask) in masks {
+        // The chromaticity masks are for photos where no other mask found a card-shaped blob.
+        if name.starts_with("chroma")
+            && !exhaustive
+            && found.iter().any(|f| f.1.score >= GOOD_ENOUGH)
+        {
+            continue;
+        }
         let Some(c) = candidate(&mask, &s) else {
             continue;
         };
