@@ -13,24 +13,7 @@ use crate::synth::{Renderer, SynthError, Tier};
 pub const CONFIDENT: f32 = 0.9;
 
 /// The printed lines the reader reads, by their keys.
-pub const LINE_KEYS: [&str; 16] = [
-    "province",
-    "regency",
-    "nik",
-    "name",
-    "birth",
-    "sex",
-    "blood_type",
-    "address",
-    "rt_rw",
-    "village",
-    "district",
-    "religion",
-    "marital_status",
-    "occupation",
-    "nationality",
-    "valid_until",
-];
+pub use crate::fields::LINE_KEYS;
 
 /// The outcome for one card.
 #[derive(Debug, Clone, PartialEq)]

@@ -29,6 +29,27 @@ use crdt_schema::patient::vocab;
 use crdt_schema::region;
 use serde::{Serialize, Serializer};
 
+/// Keys of the printed lines [`read_fields`] takes, top to bottom (a wrapped address gives two
+/// lines with the key `address`).
+pub const LINE_KEYS: [&str; 16] = [
+    "province",
+    "regency",
+    "nik",
+    "name",
+    "birth",
+    "sex",
+    "blood_type",
+    "address",
+    "rt_rw",
+    "village",
+    "district",
+    "religion",
+    "marital_status",
+    "occupation",
+    "nationality",
+    "valid_until",
+];
+
 /// One recognised line: its text and its line confidence in `[0, 1]`, with each character's
 /// confidence when the recogniser gave them, and whether it is a repair (a runner-up reading put
 /// in place of what was read, to make the NIK agree with the card).
@@ -548,9 +569,9 @@ pub fn read_fields<'a>(lines: impl IntoIterator<Item = (&'a str, &'a RawLine)>) 
     let name = cx.text("name", first("name"));
 
     // Birth line: "PLACE, DD-MM-YYYY".
-    let (birth_place, birth_date, printed_birth) = birth(&mut cx, first("birth"));
+    let (birth_place, mut birth_date, printed_birth) = birth(&mut cx, first("birth"));
 
-    let sex = cx.closed("sex", first("sex"), &vocab::SEX);
+    let mut sex = cx.closed("sex", first("sex"), &vocab::SEX);
     let blood_type = match first("blood_type") {
         Some(l) if !clean(&l.text).is_empty() && clean(&l.text) != "-" => {
             let text = clean(&l.text).replace('0', "O").replace(' ', "");
@@ -628,9 +649,9 @@ pub fn read_fields<'a>(lines: impl IntoIterator<Item = (&'a str, &'a RawLine)>) 
     };
 
     // Regions: printed province and regency, checked against (and snapped to) the NIK's codes.
-    let (province, regency, regency_code) =
+    let (mut province, mut regency, regency_code) =
         regions(&mut cx, nik.as_ref(), first("province"), first("regency"));
-    let district = district(&mut cx, nik.as_ref(), regency_code, first("district"));
+    let mut district = district(&mut cx, nik.as_ref(), regency_code, first("district"));
 
     // NIK cross-checks.
     if let Some(n) = &nik {
@@ -665,9 +686,6 @@ pub fn read_fields<'a>(lines: impl IntoIterator<Item = (&'a str, &'a RawLine)>) 
     }) {
         nik_field.confidence = nik_field.confidence.min(0.5);
     }
-    let mut birth_date = birth_date;
-    let mut sex = sex;
-    let (mut province, mut regency, mut district) = (province, regency, district);
     if by_key.iter().any(|(_, l)| l.repaired) {
         nik_field.confidence = nik_field.confidence.min(REPAIRED_AT_MOST);
         birth_date.confidence = birth_date.confidence.min(REPAIRED_AT_MOST);
@@ -1397,24 +1415,7 @@ mod tests {
             "PROVINSI  ",
             "12,34-56-7890",
         ];
-        let keys = [
-            "province",
-            "regency",
-            "nik",
-            "name",
-            "birth",
-            "sex",
-            "blood_type",
-            "address",
-            "rt_rw",
-            "village",
-            "district",
-            "religion",
-            "marital_status",
-            "occupation",
-            "nationality",
-            "valid_until",
-        ];
+        let keys = LINE_KEYS;
         for text in odd {
             for conf in [0.0, 1.0, f32::NAN] {
                 let lines: Vec<(&str, RawLine)> = keys

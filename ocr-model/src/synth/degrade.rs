@@ -146,26 +146,20 @@ impl Tier {
                 noise_sigma: (5.0, 11.0),
                 jpeg_quality: Some((20, 40)),
             },
+            // The hard tier made unreadable: a smaller card, less light, blur of half the capitals'
+            // height, shake longer than a letter is wide, more noise, worse JPEG.
             Tier::Unreadable => DegradeParams {
-                frame: (1024, 768),
                 portrait: 0.3,
                 card_fill: (0.45, 0.6),
-                max_rotation_deg: 15.0,
-                perspective: 0.12,
-                textured_background: true,
                 light: (0.3, 0.6),
-                gradient: (0.2, 0.6),
                 glare: 0.3,
-                glare_strength: (60.0, 150.0),
-                // Blur of half the capitals' height, shake longer than a letter is wide.
                 blur_sigma: (0.45, 0.7),
                 motion: 0.6,
                 motion_len: (1.4, 2.5),
-                blur_in_mm: true,
-                thumb: 0.3,
                 shadow: 0.4,
                 noise_sigma: (6.0, 12.0),
                 jpeg_quality: Some((15, 30)),
+                ..Tier::Hard.params()
             },
         }
     }
