@@ -22,8 +22,9 @@ struct Floor {
     max_cer: f64,
 }
 
-// Measured on this set with the shipped model (2026-12-02, `ktp-eval --count 150 --threads 2`):
-// scan NIK 100 %, name 99.3 %, CER 0.45 %; photo 98.0 %, 98.0 %, 0.43 %; hard 74.0 %, 34.0 %, 17.2 %.
+// Measured on this set with the shipped model (2026-12-02, commit 9572a21,
+// `ktp-eval --count 150 --threads 2`): scan NIK 100 %, name 99.3 %, CER 0.45 %; photo 98.0 %,
+// 98.0 %, 0.43 %; hard 74.0 %, 34.0 %, 18.0 %.
 const FLOORS: [Floor; 3] = [
     Floor {
         tier: Tier::Scan,
