@@ -1,7 +1,13 @@
-//! The line recogniser: the shipped CNN + CTC ONNX models (one fixed input width per bucket), run by
-//! tract, with the preprocessing contract of `training/README.md` ("What the Rust side must do").
+//! The line recogniser: the shipped CNN + CTC ONNX model run by tract, with the preprocessing
+//! contract of `training/README.md` ("What the Rust side must do").
 //!
-//! The model files are compiled into the binary (`include_bytes!`), so the node is one file and
+//! The graph is convolutional along the width, so one graph runs at any width that is a multiple
+//! of the stride. Training exports it at the bucket widths it trained at (128, 256, 384, 480); the
+//! reader plans it at every multiple of [`WIDTH_STEP`] up to [`MAX_WIDTH`] and gives each line the
+//! narrowest that holds it: tract's time grows with the width, so padding a 140-pixel line to 256
+//! would cost almost twice the work (`cargo run --release -p ocr-model --example width_probe`).
+//!
+//! The model file is compiled into the binary (`include_bytes!`), so the node is one file and
 //! the reader needs nothing on disk. [`Recognizer::from_dir`] loads another set (a fresh training
 //! run) with the same contract.
 
@@ -14,20 +20,23 @@ use crate::ctc::{self, Charset, CtcError};
 
 /// Height of every line crop the model reads.
 pub const LINE_HEIGHT: u32 = 32;
-/// The input widths with a model each; a line gets the smallest that holds it.
+/// The widths training exports the model at (`ktp-line-w{W}.onnx`); the reader uses the widest file.
 pub const BUCKETS: [u32; 4] = [128, 256, 384, 480];
+/// The widest input: a wider line is squeezed to it.
+pub const MAX_WIDTH: u32 = BUCKETS[BUCKETS.len() - 1];
+/// The reader plans the graph at every multiple of this width up to [`MAX_WIDTH`] (15 plans, about
+/// 6 ms each to build); a line gets the narrowest that holds it.
+pub const WIDTH_STEP: u32 = 32;
 /// Input columns per output timestep.
 pub const STRIDE: u32 = 4;
+/// Columns of padding every line gets at least: the model learnt with lines that end well before
+/// the edge of their bucket, and reads a last letter flush against the edge less surely.
+pub const RIGHT_MARGIN: u32 = 8;
 /// Floor on the standard deviation used to normalise a crop (a blank crop stays blank).
 const STD_FLOOR: f32 = 0.02;
 
-/// The shipped model files, in [`BUCKETS`] order, and the charset.
-const SHIPPED: [&[u8]; 4] = [
-    include_bytes!("../model/ktp-line-w128.onnx"),
-    include_bytes!("../model/ktp-line-w256.onnx"),
-    include_bytes!("../model/ktp-line-w384.onnx"),
-    include_bytes!("../model/ktp-line-w480.onnx"),
-];
+/// The shipped model (its widest export) and the charset.
+const SHIPPED: &[u8] = include_bytes!("../model/ktp-line-w480.onnx");
 const SHIPPED_CHARSET: &str = include_str!("../model/charset.txt");
 
 /// Why the recogniser could not be loaded or run.
@@ -39,7 +48,12 @@ pub enum RecognizerError {
         #[source]
         source: std::io::Error,
     },
-    #[error("loading the ONNX model for width {width}")]
+    #[error("loading the ONNX model")]
+    Parse {
+        #[source]
+        source: anyhow_tract::Error,
+    },
+    #[error("planning the ONNX model for width {width}")]
     Load {
         width: u32,
         #[source]
@@ -130,7 +144,7 @@ impl LineLogits {
     }
 }
 
-/// The loaded models (one optimised plan per width bucket) and the charset. Cheap to share:
+/// The loaded model (one optimised plan per multiple of [`WIDTH_STEP`]) and the charset. Cheap to share:
 /// `recognize` takes `&self` and may run on several threads at once.
 pub struct Recognizer {
     plans: Vec<(u32, Plan)>,
@@ -152,12 +166,11 @@ impl std::fmt::Debug for Recognizer {
 impl Recognizer {
     /// The model compiled into this binary.
     pub fn shipped() -> Result<Self, RecognizerError> {
-        let files: Vec<(u32, &[u8])> = BUCKETS.iter().copied().zip(SHIPPED).collect();
-        Self::from_bytes(&files, SHIPPED_CHARSET)
+        Self::from_bytes(SHIPPED, SHIPPED_CHARSET)
     }
 
-    /// A model set in `dir`: `ktp-line-w{W}.onnx` for every bucket and `charset.txt`, as written
-    /// by `training/train.sh`.
+    /// A model set in `dir`, as written by `training/train.sh`: `ktp-line-w480.onnx` (the widest
+    /// export; the reader plans it at every width it needs) and `charset.txt`.
     pub fn from_dir(dir: &Path) -> Result<Self, RecognizerError> {
         let read = |name: String| {
             let path = dir.join(&name);
@@ -166,22 +179,21 @@ impl Recognizer {
                 source,
             })
         };
-        let mut files = Vec::new();
-        for w in BUCKETS {
-            files.push((w, read(format!("ktp-line-w{w}.onnx"))?));
-        }
+        let model = read(format!("ktp-line-w{MAX_WIDTH}.onnx"))?;
         let charset = String::from_utf8_lossy(&read("charset.txt".to_owned())?).into_owned();
-        let refs: Vec<(u32, &[u8])> = files.iter().map(|(w, b)| (*w, b.as_slice())).collect();
-        Self::from_bytes(&refs, &charset)
+        Self::from_bytes(&model, &charset)
     }
 
-    fn from_bytes(files: &[(u32, &[u8])], charset_txt: &str) -> Result<Self, RecognizerError> {
+    fn from_bytes(model: &[u8], charset_txt: &str) -> Result<Self, RecognizerError> {
         let charset = Charset::from_charset_txt(charset_txt)?;
+        let graph = tract_onnx::onnx()
+            .model_for_read(&mut std::io::Cursor::new(model))
+            .map_err(|source| RecognizerError::Parse { source })?;
         let mut plans = Vec::new();
-        for &(width, bytes) in files {
+        for width in (WIDTH_STEP..=MAX_WIDTH).step_by(WIDTH_STEP as usize) {
             let load = || -> TractResult<Plan> {
-                tract_onnx::onnx()
-                    .model_for_read(&mut std::io::Cursor::new(bytes))?
+                graph
+                    .clone()
                     .with_input_fact(
                         0,
                         f32::fact([1, 1, LINE_HEIGHT as usize, width as usize]).into(),
@@ -247,20 +259,17 @@ impl Recognizer {
     }
 }
 
-/// The smallest bucket holding `width` columns (the largest for wider lines, which are squeezed).
+/// The narrowest planned width holding `width` columns ([`MAX_WIDTH`] for wider lines, which are
+/// squeezed).
 pub fn bucket_for(width: u32) -> u32 {
-    BUCKETS
-        .iter()
-        .copied()
-        .find(|&b| width <= b)
-        .unwrap_or(BUCKETS[BUCKETS.len() - 1])
+    width.div_ceil(WIDTH_STEP).clamp(1, MAX_WIDTH / WIDTH_STEP) * WIDTH_STEP
 }
 
-/// Steps 1-4 of the contract: squeeze to the largest bucket if wider, normalise by the crop's own
-/// mean and standard deviation, right-pad by repeating the last column. Returns the bucket width
+/// Steps 1-4 of the contract: squeeze to [`MAX_WIDTH`] if wider, normalise by the crop's own
+/// mean and standard deviation, right-pad by repeating the last column. Returns the planned width
 /// and the `[32, W]` row-major input.
 pub fn prepare(crop: &GrayImage) -> (u32, Vec<f32>) {
-    let max = BUCKETS[BUCKETS.len() - 1];
+    let max = MAX_WIDTH;
     let squeezed;
     let crop = if crop.width() > max {
         squeezed = image::imageops::resize(
@@ -284,7 +293,7 @@ pub fn prepare(crop: &GrayImage) -> (u32, Vec<f32>) {
     let mean = sum / n;
     let std = ((sq / n - mean * mean).max(0.0)).sqrt() as f32;
     let (mean, scale) = (mean as f32, 1.0 / std.max(STD_FLOOR));
-    let width = bucket_for(w as u32);
+    let width = bucket_for(w as u32 + RIGHT_MARGIN);
     let wb = width as usize;
     let mut out = vec![0.0f32; h * wb];
     let raw = crop.as_raw();
@@ -304,12 +313,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buckets_are_the_smallest_that_fit() {
-        assert_eq!(bucket_for(1), 128);
-        assert_eq!(bucket_for(128), 128);
-        assert_eq!(bucket_for(129), 256);
+    fn widths_are_the_narrowest_planned_that_fit() {
+        assert_eq!(bucket_for(0), 32);
+        assert_eq!(bucket_for(1), 32);
+        assert_eq!(bucket_for(32), 32);
+        assert_eq!(bucket_for(33), 64);
+        assert_eq!(bucket_for(129), 160);
+        assert_eq!(bucket_for(479), 480);
         assert_eq!(bucket_for(480), 480);
         assert_eq!(bucket_for(900), 480);
+        assert_eq!(MAX_WIDTH % WIDTH_STEP, 0);
+        assert_eq!(WIDTH_STEP % STRIDE, 0);
     }
 
     #[test]
@@ -319,12 +333,12 @@ mod tests {
             p.0[0] = if x < 5 { 0 } else { 255 };
         }
         let (w, input) = prepare(&crop);
-        assert_eq!(w, 128);
-        assert_eq!(input.len(), 128 * 32);
+        assert_eq!(w, 32, "10 columns and the margin fit in 32");
+        assert_eq!(input.len(), 32 * 32);
         // Half black, half white: mean 0.5, std 0.5, so -1 and +1; padding repeats the white column.
         assert!((input[0] + 1.0).abs() < 1e-5);
         assert!((input[9] - 1.0).abs() < 1e-5);
-        assert!((input[127] - 1.0).abs() < 1e-5);
+        assert!((input[31] - 1.0).abs() < 1e-5);
         // A flat crop does not blow up.
         let flat = GrayImage::from_pixel(40, LINE_HEIGHT, image::Luma([200]));
         let (_, input) = prepare(&flat);
@@ -344,7 +358,11 @@ mod tests {
         let r = Recognizer::shipped().expect("shipped model loads");
         let blank = GrayImage::from_pixel(200, LINE_HEIGHT, image::Luma([210]));
         let logits = r.recognize(&blank).expect("runs");
-        assert_eq!(logits.t, 64);
+        assert_eq!(
+            logits.t,
+            224 / STRIDE as usize,
+            "200 columns and the margin take 224"
+        );
         let d = logits.greedy(r.charset()).expect("decodes");
         assert_eq!(d.text.trim(), "");
         assert!(matches!(
