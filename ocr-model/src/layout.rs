@@ -140,21 +140,43 @@ fn warp_row(
             (end[0] - start[0]) / WARP_BLOCK as f32,
             (end[1] - start[1]) / WARP_BLOCK as f32,
         ];
-        let (mut fx, mut fy) = (start[0], start[1]);
-        for o in chunk.iter_mut() {
-            let px = fx.clamp(0.0, xmax);
-            let py = fy.clamp(0.0, ymax);
-            let (x0, y0) = (px as usize, py as usize);
-            let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(hh - 1));
-            let (tx, ty) = (px - x0 as f32, py - y0 as f32);
-            let (r0, r1) = (y0 * w, y1 * w);
-            let (p00, p01) = (f32::from(raw[r0 + x0]), f32::from(raw[r0 + x1]));
-            let (p10, p11) = (f32::from(raw[r1 + x0]), f32::from(raw[r1 + x1]));
-            let a = p00 + (p01 - p00) * tx;
-            let c = p10 + (p11 - p10) * tx;
-            *o = (a + (c - a) * ty + 0.5).clamp(0.0, 255.0) as u8;
-            fx += step[0];
-            fy += step[1];
+        // The block's samples lie on the segment from `start` towards `end`: when both ends are
+        // inside the image with a pixel to spare, so is every sample, and the block runs in
+        // fixed point (16 fractional bits, weights of 8) without clamping.
+        let inside =
+            |p: [f32; 2]| p[0] >= 0.0 && p[1] >= 0.0 && p[0] < xmax - 1.0 && p[1] < ymax - 1.0;
+        if inside(start) && inside(end) {
+            let fixed = |v: f32| (v * 65536.0) as i32;
+            let (mut fx, mut fy) = (fixed(start[0]), fixed(start[1]));
+            let (sx, sy) = (fixed(step[0]), fixed(step[1]));
+            for o in chunk.iter_mut() {
+                let (x0, y0) = ((fx >> 16) as usize, (fy >> 16) as usize);
+                let (tx, ty) = (((fx >> 8) & 255) as u32, ((fy >> 8) & 255) as u32);
+                let r0 = &raw[y0 * w + x0..y0 * w + x0 + 2];
+                let r1 = &raw[(y0 + 1) * w + x0..(y0 + 1) * w + x0 + 2];
+                let a = u32::from(r0[0]) * (256 - tx) + u32::from(r0[1]) * tx;
+                let c = u32::from(r1[0]) * (256 - tx) + u32::from(r1[1]) * tx;
+                *o = ((a * (256 - ty) + c * ty + 32768) >> 16) as u8;
+                fx += sx;
+                fy += sy;
+            }
+        } else {
+            let (mut fx, mut fy) = (start[0], start[1]);
+            for o in chunk.iter_mut() {
+                let px = fx.clamp(0.0, xmax);
+                let py = fy.clamp(0.0, ymax);
+                let (x0, y0) = (px as usize, py as usize);
+                let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(hh - 1));
+                let (tx, ty) = (px - x0 as f32, py - y0 as f32);
+                let (r0, r1) = (y0 * w, y1 * w);
+                let (p00, p01) = (f32::from(raw[r0 + x0]), f32::from(raw[r0 + x1]));
+                let (p10, p11) = (f32::from(raw[r1 + x0]), f32::from(raw[r1 + x1]));
+                let a = p00 + (p01 - p00) * tx;
+                let c = p10 + (p11 - p10) * tx;
+                *o = (a + (c - a) * ty + 0.5).clamp(0.0, 255.0) as u8;
+                fx += step[0];
+                fy += step[1];
+            }
         }
         start = end;
     }
@@ -255,26 +277,37 @@ impl Ink {
     pub fn new(img: &GrayImage) -> Self {
         let (w, h) = (img.width() as usize, img.height() as usize);
         let raw = img.as_raw();
-        // Integral image for box means.
-        let mut integral = vec![0u64; (w + 1) * (h + 1)];
+        // Integral image for box means (a card of 685 x 432 grey levels sums to well under 2^32).
+        let s = w + 1;
+        let mut integral = vec![0u32; s * (h + 1)];
         for y in 0..h {
-            let mut row = 0u64;
-            for x in 0..w {
-                row += u64::from(raw[y * w + x]);
-                integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1] + row;
+            let mut row = 0u32;
+            let (above, here) = integral.split_at_mut((y + 1) * s);
+            let above = &above[y * s..];
+            for (x, &p) in raw[y * w..(y + 1) * w].iter().enumerate() {
+                row += u32::from(p);
+                here[x + 1] = above[x + 1] + row;
             }
         }
         let r = (1.5 * PX_PER_MM) as usize;
+        // Each column's box bounds, and 1 / area for every box size, so the loop neither clamps nor
+        // divides.
+        let spans: Vec<(usize, usize)> = (0..w)
+            .map(|x| (x.saturating_sub(r), (x + r + 1).min(w)))
+            .collect();
+        let inv: Vec<f32> = (0..=(2 * r + 1) * (2 * r + 1))
+            .map(|n| 1.0 / n.max(1) as f32)
+            .collect();
         let mut dark = vec![0f32; w * h];
         for y in 0..h {
             let (ya, yb) = (y.saturating_sub(r), (y + r + 1).min(h));
-            for x in 0..w {
-                let (xa, xb) = (x.saturating_sub(r), (x + r + 1).min(w));
-                let s = integral[yb * (w + 1) + xb] + integral[ya * (w + 1) + xa]
-                    - integral[ya * (w + 1) + xb]
-                    - integral[yb * (w + 1) + xa];
-                let mean = s as f32 / ((yb - ya) * (xb - xa)) as f32;
-                dark[y * w + x] = (mean - f32::from(raw[y * w + x])).max(0.0);
+            let (top, bottom) = (&integral[ya * s..ya * s + s], &integral[yb * s..yb * s + s]);
+            let rows = yb - ya;
+            let line = &raw[y * w..(y + 1) * w];
+            for ((d, &p), &(xa, xb)) in dark[y * w..(y + 1) * w].iter_mut().zip(line).zip(&spans) {
+                let sum = bottom[xb] + top[xa] - top[xb] - bottom[xa];
+                let mean = sum as f32 * inv[rows * (xb - xa)];
+                *d = (mean - f32::from(p)).max(0.0);
             }
         }
         // 98th percentile of the darkness over the text area, from a histogram (grey levels).
