@@ -23,6 +23,8 @@
 //! card of about the desk's colour still has an outline and print) is tried as well. Upside-down
 //! cards are handled after rectification (see `layout`).
 
+mod hough;
+
 use image::RgbImage;
 
 use crate::geom::{Point, Quad, dist};
@@ -1072,6 +1074,110 @@ const REFINED: usize = 3;
 /// How much the clearness of its edges weighs in a candidate's score.
 const SUPPORT_WEIGHT: f32 = 0.5;
 
+/// A way to split the shrunk photo into card and not card.
+#[derive(Debug, Clone, Copy)]
+enum Mask {
+    /// Brighter than Otsu's threshold on luma.
+    Luma,
+    /// Bluer (blue minus red) than Otsu's threshold: the e-KTP's blue ground.
+    Blue,
+    /// Within this colour distance of the photo's middle.
+    Centre(f32),
+    /// Within this chromaticity distance (x 1000) of the photo's middle.
+    Chroma(f32),
+}
+
+/// Makes masks of one shrunk photo, computing what several share (the middle's colour and the
+/// distances to it) once, on first use.
+struct Masks<'a> {
+    s: &'a Small,
+    centre: Option<[f32; 3]>,
+    distance: Option<Vec<f32>>,
+    chroma_distance: Option<Vec<f32>>,
+}
+
+impl<'a> Masks<'a> {
+    fn new(s: &'a Small) -> Self {
+        Masks {
+            s,
+            centre: None,
+            distance: None,
+            chroma_distance: None,
+        }
+    }
+
+    /// The colour in the middle tenth of the photo (median per channel).
+    fn centre(&mut self) -> [f32; 3] {
+        let s = self.s;
+        *self.centre.get_or_insert_with(|| {
+            let mut mid = [Vec::new(), Vec::new(), Vec::new()];
+            for y in s.h * 9 / 20..s.h * 11 / 20 {
+                for x in s.w * 9 / 20..s.w * 11 / 20 {
+                    for (k, m) in mid.iter_mut().enumerate() {
+                        m.push(s.rgb[y * s.w + x][k]);
+                    }
+                }
+            }
+            mid.map(|mut m| {
+                m.sort_by(f32::total_cmp);
+                m.get(m.len() / 2).copied().unwrap_or(0.0)
+            })
+        })
+    }
+
+    /// The mask, or `None` when it cannot be made (Otsu on a flat photo).
+    fn make(&mut self, kind: Mask) -> Option<Vec<bool>> {
+        let s = self.s;
+        match kind {
+            Mask::Luma | Mask::Blue => {
+                let values: Vec<f32> = if matches!(kind, Mask::Luma) {
+                    s.rgb
+                        .iter()
+                        .map(|c| 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2])
+                        .collect()
+                } else {
+                    s.rgb.iter().map(|c| c[2] - c[0]).collect()
+                };
+                let t = otsu(&values)?;
+                Some(values.iter().map(|&v| v > t).collect())
+            }
+            Mask::Centre(tol) => {
+                let centre = self.centre();
+                let distance = self.distance.get_or_insert_with(|| {
+                    s.rgb
+                        .iter()
+                        .map(|c| {
+                            ((c[0] - centre[0]).powi(2)
+                                + (c[1] - centre[1]).powi(2)
+                                + (c[2] - centre[2]).powi(2))
+                            .sqrt()
+                        })
+                        .collect()
+                });
+                Some(distance.iter().map(|&d| d < tol).collect())
+            }
+            Mask::Chroma(tol) => {
+                let centre = self.centre();
+                let chroma = |c: &[f32; 3]| {
+                    let sum = c[0] + c[1] + c[2] + 30.0;
+                    [c[0] / sum, c[2] / sum]
+                };
+                let cc = chroma(&centre);
+                let distance = self.chroma_distance.get_or_insert_with(|| {
+                    s.rgb
+                        .iter()
+                        .map(|c| {
+                            let q = chroma(c);
+                            1000.0 * ((q[0] - cc[0]).powi(2) + (q[1] - cc[1]).powi(2)).sqrt()
+                        })
+                        .collect()
+                });
+                Some(distance.iter().map(|&d| d < tol).collect())
+            }
+        }
+    }
+}
+
 /// Every mask's candidate with the mask's name (`luma`, `blue`, `centre-TOL`, and `edges` for
 /// the blob of sharp colour changes), best first. Candidates are refined ([`refine_edges`]) and
 /// scored by their shape and by how clearly their sides are card edges. Unless `exhaustive`, the
@@ -1082,84 +1188,41 @@ pub fn candidates(img: &RgbImage, exhaustive: bool) -> Vec<(&'static str, FoundC
         return Vec::new();
     }
     let s = shrink(img);
-    let luma: Vec<f32> = s
-        .rgb
-        .iter()
-        .map(|c| 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2])
-        .collect();
-    let blue: Vec<f32> = s.rgb.iter().map(|c| c[2] - c[0]).collect();
-    // The colour in the middle tenth of the photo (median per channel).
-    let mut mid = [Vec::new(), Vec::new(), Vec::new()];
-    for y in s.h * 9 / 20..s.h * 11 / 20 {
-        for x in s.w * 9 / 20..s.w * 11 / 20 {
-            for (k, m) in mid.iter_mut().enumerate() {
-                m.push(s.rgb[y * s.w + x][k]);
-            }
-        }
-    }
-    let centre: Vec<f32> = mid
-        .iter_mut()
-        .map(|m| {
-            m.sort_by(f32::total_cmp);
-            m.get(m.len() / 2).copied().unwrap_or(0.0)
-        })
-        .collect();
-    let distance: Vec<f32> = s
-        .rgb
-        .iter()
-        .map(|c| {
-            ((c[0] - centre[0]).powi(2) + (c[1] - centre[1]).powi(2) + (c[2] - centre[2]).powi(2))
-                .sqrt()
-        })
-        .collect();
-    let mut masks: Vec<(&'static str, Vec<bool>)> = Vec::new();
-    for (name, values) in [("luma", &luma), ("blue", &blue)] {
-        if let Some(t) = otsu(values) {
-            masks.push((name, values.iter().map(|&v| v > t).collect()));
-        }
-    }
-    // Colour distance to the middle at several tolerances: Otsu on it often splits the print from
-    // everything else, so the tolerance that gives the most card-like blob wins.
-    for (name, tol) in [
-        ("centre-20", 20.0),
-        ("centre-32", 32.0),
-        ("centre-45", 45.0),
-        ("centre-60", 60.0),
-        ("centre-80", 80.0),
-    ] {
-        masks.push((name, distance.iter().map(|&d| d < tol).collect()));
-    }
-    // The same in chromaticity (each channel's share of the sum), which a shadow across the card
-    // or uneven light does not change: the card stays one blob where a shadow edge cuts the
-    // masks above in two. (Tried last, and only when no other mask found a card-shaped blob: on a
-    // grey desk chromaticity says little.)
-    let chroma = |c: &[f32; 3]| {
-        let sum = c[0] + c[1] + c[2] + 30.0;
-        [c[0] / sum, c[2] / sum]
-    };
-    let cc = chroma(&[centre[0], centre[1], centre[2]]);
-    let chroma_distance: Vec<f32> = s
-        .rgb
-        .iter()
-        .map(|c| {
-            let q = chroma(c);
-            1000.0 * ((q[0] - cc[0]).powi(2) + (q[1] - cc[1]).powi(2)).sqrt()
-        })
-        .collect();
-    for (name, tol) in [("chroma-6", 6.0), ("chroma-10", 10.0), ("chroma-16", 16.0)] {
-        masks.push((name, chroma_distance.iter().map(|&d| d < tol).collect()));
-    }
+    // The masks, in the order they are tried; each is made only when its turn comes (most photos
+    // settle on the first or second).
+    const MASKS: [(&str, Mask); 10] = [
+        ("luma", Mask::Luma),
+        ("blue", Mask::Blue),
+        // Colour distance to the middle at several tolerances: Otsu on it often splits the print
+        // from everything else, so the tolerance that gives the most card-like blob wins.
+        ("centre-20", Mask::Centre(20.0)),
+        ("centre-32", Mask::Centre(32.0)),
+        ("centre-45", Mask::Centre(45.0)),
+        ("centre-60", Mask::Centre(60.0)),
+        ("centre-80", Mask::Centre(80.0)),
+        // The same in chromaticity (each channel's share of the sum), which a shadow across the
+        // card or uneven light does not change: the card stays one blob where a shadow edge cuts
+        // the masks above in two. (Tried last, and only when no other mask found a card-shaped
+        // blob: on a grey desk chromaticity says little.)
+        ("chroma-6", Mask::Chroma(6.0)),
+        ("chroma-10", Mask::Chroma(10.0)),
+        ("chroma-16", Mask::Chroma(16.0)),
+    ];
+    let mut masks = Masks::new(&s);
     // Each mask's candidate, with its refinement when it was tried.
     let mut found: Vec<(&'static str, Candidate, Option<Option<Refined>>)> = Vec::new();
     let mut settled = false;
-    for (name, mask) in masks {
+    for (name, kind) in MASKS {
         // The chromaticity masks are for photos where no other mask found a card-shaped blob.
-        if name.starts_with("chroma")
+        if matches!(kind, Mask::Chroma(_))
             && !exhaustive
             && found.iter().any(|f| f.1.score >= GOOD_ENOUGH)
         {
             continue;
         }
+        let Some(mask) = masks.make(kind) else {
+            continue;
+        };
         let Some(c) = candidate(&mask, &s) else {
             continue;
         };
@@ -1216,6 +1279,21 @@ pub fn candidates(img: &RgbImage, exhaustive: bool) -> Vec<(&'static str, FoundC
             (name, finish(&c, r))
         })
         .collect();
+    // When no mask's blob settled it, the card's outline as four straight lines (a shadow edge
+    // across the card, a light card on a light desk). Ranked a little below the masks' candidates,
+    // as the edges' blob is.
+    if exhaustive || !settled {
+        for c in hough::quads(&s) {
+            let card = finish(&c, refine_edges(&c.quad, &s, img));
+            out.push((
+                "lines",
+                FoundCard {
+                    score: card.score * EDGES_DISCOUNT,
+                    ..card
+                },
+            ));
+        }
+    }
     // When no mask's blob settled it (a card of about the desk's colour, or glare across it),
     // the blob of sharp colour changes. The print leaves holes in it that spoil its shape, so its
     // sides are always refined; it ranks a little below the masks' candidates, whose outlines
