@@ -20,7 +20,9 @@
 //! out) before the polish. How clearly all four sides are edges then weighs in the score, so a
 //! card-shaped blob of background loses to the card. The first candidate that scores well and has
 //! clear edges ends the search; when none does, the blob of sharp colour changes (`edge_mask`: a
-//! card of about the desk's colour still has an outline and print) is tried as well. Upside-down
+//! card of about the desk's colour still has an outline and print) is tried as well, and so are
+//! quadrilaterals on the photo's strongest straight edges (`hough`: a shadow edge across the card
+//! cuts every mask's blob in two, but the card's outline is still four straight lines). Upside-down
 //! cards are handled after rectification (see `layout`).
 
 mod hough;
