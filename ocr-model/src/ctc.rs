@@ -27,6 +27,9 @@ pub const NIK_CHARS: &str = "0123456789";
 pub const DATE_CHARS: &str = "0123456789-";
 /// Characters allowed in an RT/RW value (`018/010`).
 pub const RT_RW_CHARS: &str = "0123456789/";
+/// Characters a person's name is printed with: letters, the space, and the apostrophe, full stop,
+/// comma and hyphen of names like MA'RUF, M. ARIF or titles. Never a digit.
+pub const NAME_CHARS: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ '.,-";
 
 /// Why a matrix or charset cannot be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -146,6 +149,28 @@ pub fn greedy(logp: &[f32], t: usize, c: usize, charset: &Charset) -> Result<Dec
     check(logp, t, c, charset)?;
     let all: Vec<usize> = (0..charset.num_classes()).collect();
     Ok(decode_with(logp, c, charset, &all, false))
+}
+
+/// Greedy decoding that never emits a character outside `allowed`: at each timestep the argmax
+/// over the blank and the allowed classes. Unlike [`greedy_constrained`], each character keeps the
+/// model's own probability, not renormalised: where the model saw a digit in a name, the letter
+/// put in its place is as doubtful as the model's reading was.
+pub fn greedy_restricted(
+    logp: &[f32],
+    t: usize,
+    c: usize,
+    charset: &Charset,
+    allowed: &str,
+) -> Result<Decoded, CtcError> {
+    check(logp, t, c, charset)?;
+    let mut classes = vec![BLANK];
+    for ch in allowed.chars() {
+        let k = charset.class_of(ch).ok_or(CtcError::NotInCharset(ch))?;
+        if !classes.contains(&k) {
+            classes.push(k);
+        }
+    }
+    Ok(decode_with(logp, c, charset, &classes, false))
 }
 
 /// Greedy decoding restricted to the blank and the `allowed` characters.
@@ -760,6 +785,14 @@ mod tests {
         // Renormalised over blank + digits, the fixed zero is confident (0.35 of ~0.4 allowed mass).
         assert!(d.char_confidences[1] > 0.8, "{:?}", d.char_confidences);
         assert!(d.char_confidences[0] > 0.97);
+        // Restricted without renormalising: the same choice, at the model's own probability.
+        let r = greedy_restricted(&m, t, C, &cs, NIK_CHARS).expect("decode");
+        assert_eq!(r.text, "3011");
+        assert!(
+            (r.char_confidences[1] - 0.35).abs() < 0.02,
+            "{:?}",
+            r.char_confidences
+        );
         // Separators are kept when allowed, dropped (to the next best allowed class) otherwise.
         let (m, t) = matrix(&[
             frame(&cs, (Some('0'), 0.9), None),

@@ -469,6 +469,7 @@ fn decode_line(
     match key {
         "nik" => fixed(&NIK_TEMPLATE, NIK_CHARS),
         "rt_rw" => fixed(&RT_RW_TEMPLATE, RT_RW_CHARS),
+        "name" => logits.restricted(charset, crate::ctc::NAME_CHARS),
         "birth" => {
             let greedy = logits.greedy(charset)?;
             let Some(comma) = greedy.text.rfind(',') else {

@@ -105,6 +105,11 @@ impl LineLogits {
         ctc::greedy_constrained(&self.logp, self.t, self.c, charset, allowed)
     }
 
+    /// Greedy decoding that emits only `allowed`, at the model's own probabilities.
+    pub fn restricted(&self, charset: &Charset, allowed: &str) -> Result<ctc::Decoded, CtcError> {
+        ctc::greedy_restricted(&self.logp, self.t, self.c, charset, allowed)
+    }
+
     /// The best path that fits `template` (one character set per character).
     pub fn template(
         &self,
