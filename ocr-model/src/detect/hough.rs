@@ -23,6 +23,8 @@ const MAX_SKEW_DEG: f32 = 16.0;
 const MIN_CORNER_DEG: f32 = 60.0;
 /// Points sampled along each side to measure how much of it is an edge.
 const SAMPLES: usize = 24;
+/// A quadrilateral needs every side at least this well supported ([`side_support`]).
+const MIN_SUPPORT: f32 = 0.5;
 /// Quadrilaterals returned, best first.
 const MAX_QUADS: usize = 4;
 
@@ -230,6 +232,9 @@ fn edge_share(g: &Gradient, a: Point, b: Point, t0: f32, t1: f32) -> f32 {
 /// edge across the card runs on over the desk; the card's own edge stops at its corners.
 fn side_support(g: &Gradient, a: Point, b: Point) -> f32 {
     let along = edge_share(g, a, b, 0.1, 0.9);
+    if along < MIN_SUPPORT {
+        return along;
+    }
     let before = edge_share(g, a, b, -0.3, -0.08);
     let after = edge_share(g, a, b, 1.08, 1.3);
     along * (1.0 - before.min(after))
@@ -314,10 +319,15 @@ pub(super) fn quads(s: &Small) -> Vec<Candidate> {
             if !(CARD_RATIO / 1.35..=CARD_RATIO * 1.35).contains(&ratio) {
                 continue;
             }
-            let support = (0..4)
-                .map(|i| side_support(&g, q[i], q[(i + 1) % 4]))
-                .fold(1.0f32, f32::min);
-            if support < 0.5 {
+            // The least supported side; a side under the minimum ends the count.
+            let mut support = 1.0f32;
+            for i in 0..4 {
+                support = support.min(side_support(&g, q[i], q[(i + 1) % 4]));
+                if support < MIN_SUPPORT {
+                    break;
+                }
+            }
+            if support < MIN_SUPPORT {
                 continue;
             }
             let score = shape_score(&q, 1.0, s) * support;
