@@ -768,30 +768,82 @@ pub fn nik_blur_mm(img: &GrayImage) -> f32 {
     contrast / (steep * (2.0 * std::f32::consts::PI).sqrt()) / PX_PER_MM
 }
 
-/// Share of near-white pixels (glare) in the NIK's area of the rectified card.
+/// How much of the NIK glare has washed out, in `[0, 1]`: the share of the NIK's columns (on the
+/// rectified card) in runs at least a digit wide that are mostly near-white and hold no ink at
+/// all. Glare over the background between the digits does not count while the digits still show
+/// through it; glare that has swallowed a digit does.
 pub fn glare_on_nik(img: &GrayImage) -> f32 {
-    let (x0, x1) = (mm_px(at::NIK_X[0]), mm_px(58.0));
-    let (y0, y1) = (mm_px(10.8), mm_px(14.4));
-    let mut n = 0u32;
-    let mut bright = 0u32;
-    for y in y0..y1.min(img.height() as usize) {
-        for x in x0..x1.min(img.width() as usize) {
-            n += 1;
-            if img.get_pixel(x as u32, y as u32).0[0] >= 247 {
-                bright += 1;
+    let (x0, x1) = (mm_px(at::NIK_X[0]), mm_px(58.0).min(img.width() as usize));
+    let (y0, y1) = (mm_px(10.8), mm_px(14.4).min(img.height() as usize));
+    if x0 >= x1 || y0 >= y1 {
+        return 0.0;
+    }
+    let rows = (y1 - y0) as u32;
+    let min_run = mm_px(GLARE_MIN_RUN_MM).max(1);
+    let (mut washed, mut run) = (0usize, 0usize);
+    for x in x0..=x1 {
+        let blank = x < x1 && {
+            let (mut bright, mut darkest) = (0u32, u8::MAX);
+            for y in y0..y1 {
+                let v = img.get_pixel(x as u32, y as u32).0[0];
+                bright += u32::from(v >= GLARE_WHITE);
+                darkest = darkest.min(v);
             }
+            2 * bright >= rows && darkest >= GLARE_NO_INK
+        };
+        if blank {
+            run += 1;
+        } else {
+            if run >= min_run {
+                washed += run;
+            }
+            run = 0;
         }
     }
-    if n == 0 {
-        0.0
-    } else {
-        bright as f32 / n as f32
-    }
+    washed as f32 / (x1 - x0) as f32
 }
+
+/// A pixel this bright is glare (or paper at its whitest).
+const GLARE_WHITE: u8 = 247;
+/// A column of the NIK with nothing darker than this holds no print.
+const GLARE_NO_INK: u8 = 215;
+/// Blank runs narrower than this are the gaps between digits (a NIK digit is about 2 mm wide).
+const GLARE_MIN_RUN_MM: f32 = 1.5;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn glare_counts_where_it_swallowed_digits_not_between_them() {
+        let (w, h) = (
+            (CARD_MM[0] * PX_PER_MM).round() as u32,
+            (CARD_MM[1] * PX_PER_MM).round() as u32,
+        );
+        let (x0, x1) = (mm_px(at::NIK_X[0]), mm_px(58.0));
+        let (y0, y1) = (mm_px(10.8), mm_px(14.4));
+        // Digits 2 mm wide every 2.6 mm across the NIK, on a background glared to white.
+        let card = |swallowed: std::ops::Range<usize>| {
+            GrayImage::from_fn(w, h, |x, y| {
+                let (x, y) = (x as usize, y as usize);
+                let in_nik = (x0..x1).contains(&x) && (y0..y1).contains(&y);
+                let digit = (x - x0.min(x)) % mm_px(2.6) < mm_px(2.0);
+                let ink = in_nik && y > y0 + 3 && y < y1 - 3 && digit && !swallowed.contains(&x);
+                image::Luma([if ink {
+                    40
+                } else if in_nik {
+                    255
+                } else {
+                    230
+                }])
+            })
+        };
+        assert!(glare_on_nik(&card(0..0)) < 0.05);
+        // A third of the NIK's digits gone under the glare.
+        let third = (x1 - x0) / 3;
+        let g = glare_on_nik(&card(x0..x0 + third));
+        assert!((0.28..0.4).contains(&g), "{g}");
+    }
 
     #[test]
     fn runs_bridge_small_gaps_and_drop_short_ones() {
