@@ -46,13 +46,6 @@ pub const MAX_NIK_BLUR_MM: f32 = 0.5;
 /// rather than too blurred.
 pub const DIM_CARD_MEAN: f32 = 85.0;
 
-/// A line whose mean best log-probability per timestep is under this is read again from nudged
-/// boxes (a clean line sits near -0.005).
-pub const RETRY_BELOW: f32 = -0.03;
-/// The lines worth a second look: they identify the person and cross-check the NIK.
-/// (Not the NIK: its fixed-format decoding and the repair against the card do better without.)
-const RETRY_KEYS: [&str; 2] = ["name", "birth"];
-
 /// Why a photo was not read. Each has a stable code and a message in Indonesian, then English.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(rename_all = "snake_case")]
@@ -343,28 +336,8 @@ impl KtpReader {
         for b in &boxes {
             let crop = layout::cut(&pyr, &rect, b.rect, LINE_HEIGHT);
             lap(&mut timings.cut);
-            let mut logits = self.recognizer.recognize(&crop)?;
+            let logits = self.recognizer.recognize(&crop)?;
             lap(&mut timings.recognize);
-            // A doubtful name or birth line is read again from boxes nudged up, down
-            // and larger; the reading the model is surest of (per timestep, so the length does not
-            // bias it) is kept.
-            if RETRY_KEYS.contains(&b.key) && logits.mean_best_logp() < RETRY_BELOW {
-                let [x0, y0, x1, y1] = b.rect;
-                let h = y1 - y0;
-                for alt in [
-                    [x0, y0 - 0.08 * h, x1, y1 - 0.08 * h],
-                    [x0, y0 + 0.08 * h, x1, y1 + 0.08 * h],
-                    [x0 - 0.1 * h, y0 - 0.08 * h, x1 + 0.1 * h, y1 + 0.08 * h],
-                ] {
-                    let crop = layout::cut(&pyr, &rect, alt, LINE_HEIGHT);
-                    lap(&mut timings.cut);
-                    let again = self.recognizer.recognize(&crop)?;
-                    lap(&mut timings.recognize);
-                    if again.mean_best_logp() > logits.mean_best_logp() {
-                        logits = again;
-                    }
-                }
-            }
             line_quality.push(logits.mean_best_logp());
             let decoded = decode_line(b.key, &logits, charset).map_err(RecognizerError::from)?;
             if b.key == "nik" {
