@@ -23,27 +23,25 @@ fn main() -> TractResult<()> {
         for _ in 0..3 {
             plan.run(tvec!(input.clone().into()))?;
         }
-        let reps = 60;
-        let mut times = Vec::with_capacity(reps);
-        for _ in 0..reps {
-            let t = std::time::Instant::now();
-            plan.run(tvec!(input.clone().into()))?;
-            times.push(t.elapsed().as_secs_f64() * 1e3);
-        }
-        times.sort_by(f64::total_cmp);
+        let plain = median_ms(|| plan.run(tvec!(input.clone().into())).map(drop))?;
         let mut state = tract_onnx::tract_core::plan::SimpleState::new(&plan)?;
-        let mut reused = Vec::with_capacity(reps);
-        for _ in 0..reps {
-            let t = std::time::Instant::now();
-            state.run(tvec!(input.clone().into()))?;
-            reused.push(t.elapsed().as_secs_f64() * 1e3);
-        }
-        reused.sort_by(f64::total_cmp);
+        let reused = median_ms(|| state.run(tvec!(input.clone().into())).map(drop))?;
         println!(
             "width {w:3}: median {:.3} ms per line, {:.3} with a reused state (plan built in {load:.1} ms)",
-            times[reps / 2],
-            reused[reps / 2]
+            plain, reused
         );
     }
     Ok(())
+}
+
+/// The median time of 60 runs of `run`, in milliseconds.
+fn median_ms(mut run: impl FnMut() -> TractResult<()>) -> TractResult<f64> {
+    let mut times = Vec::with_capacity(60);
+    for _ in 0..60 {
+        let t = std::time::Instant::now();
+        run()?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
 }

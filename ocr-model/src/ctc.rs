@@ -163,14 +163,13 @@ pub fn greedy_restricted(
     allowed: &str,
 ) -> Result<Decoded, CtcError> {
     check(logp, t, c, charset)?;
-    let mut classes = vec![BLANK];
-    for ch in allowed.chars() {
-        let k = charset.class_of(ch).ok_or(CtcError::NotInCharset(ch))?;
-        if !classes.contains(&k) {
-            classes.push(k);
-        }
-    }
-    Ok(decode_with(logp, c, charset, &classes, false))
+    Ok(decode_with(
+        logp,
+        c,
+        charset,
+        &allowed_classes(charset, allowed)?,
+        false,
+    ))
 }
 
 /// Greedy decoding restricted to the blank and the `allowed` characters.
@@ -189,6 +188,17 @@ pub fn greedy_constrained(
     allowed: &str,
 ) -> Result<Decoded, CtcError> {
     check(logp, t, c, charset)?;
+    Ok(decode_with(
+        logp,
+        c,
+        charset,
+        &allowed_classes(charset, allowed)?,
+        true,
+    ))
+}
+
+/// The blank and the classes of `allowed`, each once.
+fn allowed_classes(charset: &Charset, allowed: &str) -> Result<Vec<usize>, CtcError> {
     let mut classes = vec![BLANK];
     for ch in allowed.chars() {
         let k = charset.class_of(ch).ok_or(CtcError::NotInCharset(ch))?;
@@ -196,7 +206,7 @@ pub fn greedy_constrained(
             classes.push(k);
         }
     }
-    Ok(decode_with(logp, c, charset, &classes, true))
+    Ok(classes)
 }
 
 fn decode_with(

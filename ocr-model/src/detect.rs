@@ -1281,31 +1281,22 @@ pub fn candidates(img: &RgbImage, exhaustive: bool) -> Vec<(&'static str, FoundC
             (name, finish(&c, r))
         })
         .collect();
-    // When no mask's blob settled it, the card's outline as four straight lines (a shadow edge
-    // across the card, a light card on a light desk). Ranked a little below the masks' candidates,
-    // as the edges' blob is.
+    // When no mask's blob settled it, two more kinds of candidate, refined like the masks' and
+    // ranked a little below them (the masks' outlines are more often the card's own):
+    // - the card's outline as four straight lines (a shadow edge across the card, a light card on
+    //   a light desk);
+    // - the blob of sharp colour changes (a card of about the desk's colour, or glare across
+    //   it). The print leaves holes in it that spoil its shape, so its sides are always refined.
     if exhaustive || !settled {
-        for c in hough::quads(&s) {
+        let edges = candidate(&edge_mask(&s), &s);
+        let more = hough::quads(&s)
+            .into_iter()
+            .map(|c| ("lines", c))
+            .chain(edges.map(|c| ("edges", c)));
+        for (name, c) in more {
             let card = finish(&c, refine_edges(&c.quad, &s, img));
             out.push((
-                "lines",
-                FoundCard {
-                    score: card.score * EDGES_DISCOUNT,
-                    ..card
-                },
-            ));
-        }
-    }
-    // When no mask's blob settled it (a card of about the desk's colour, or glare across it),
-    // the blob of sharp colour changes. The print leaves holes in it that spoil its shape, so its
-    // sides are always refined; it ranks a little below the masks' candidates, whose outlines
-    // are more often the card's own.
-    if exhaustive || !settled {
-        let mask = edge_mask(&s);
-        if let Some(c) = candidate(&mask, &s) {
-            let card = finish(&c, refine_edges(&c.quad, &s, img));
-            out.push((
-                "edges",
+                name,
                 FoundCard {
                     score: card.score * EDGES_DISCOUNT,
                     ..card

@@ -366,17 +366,22 @@ mod tests {
         Small { w, h, k: 1.0, rgb }
     }
 
+    /// The best quadrilateral has every corner within 6 working pixels of `q`'s: lines are found
+    /// to a degree and a pixel, and `refine_edges` polishes them afterwards.
+    fn assert_best_near(s: &Small, q: &Quad) {
+        let found = quads(s);
+        let best = found.first().expect("a quadrilateral");
+        for (p, t) in best.quad.iter().zip(q.iter()) {
+            assert!(dist(*p, *t) < 6.0, "{:?} against {:?}", best.quad, q);
+        }
+    }
+
     #[test]
     fn finds_a_faint_card_on_a_desk_of_nearly_its_colour() {
         // 8 grey levels apart: no mask splits them, the outline is still four lines.
         let q: Quad = [[60.0, 50.0], [300.0, 62.0], [292.0, 215.0], [52.0, 200.0]];
         let s = small_with_card(360, 270, &q, [212.0, 214.0, 216.0], [204.0, 205.0, 206.0]);
-        let found = quads(&s);
-        let best = found.first().expect("a quadrilateral");
-        for (p, t) in best.quad.iter().zip(q.iter()) {
-            // Lines are found to a degree and a pixel; `refine_edges` polishes them afterwards.
-            assert!(dist(*p, *t) < 6.0, "{:?} against {:?}", best.quad, q);
-        }
+        assert_best_near(&s, &q);
     }
 
     #[test]
@@ -392,12 +397,7 @@ mod tests {
                 }
             }
         }
-        let found = quads(&s);
-        let best = found.first().expect("a quadrilateral");
-        for (p, t) in best.quad.iter().zip(q.iter()) {
-            // Lines are found to a degree and a pixel; `refine_edges` polishes them afterwards.
-            assert!(dist(*p, *t) < 6.0, "{:?} against {:?}", best.quad, q);
-        }
+        assert_best_near(&s, &q);
     }
 
     #[test]
