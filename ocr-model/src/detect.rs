@@ -1308,6 +1308,66 @@ pub fn candidates(img: &RgbImage, exhaustive: bool) -> Vec<(&'static str, FoundC
     out
 }
 
+/// Where the card would be if the photo were a close-up cut inside it (no corner in the frame,
+/// so nothing for the finder): the card square to the frame, its long side along the frame's
+/// long side and from filling it to overfilling it by a tenth; where the card is then narrower
+/// than the frame's short side, centred or against either long edge. A portrait frame is tried
+/// with the card turned both ways, and all are turned by `skew` (radians, y down: the angle of the
+/// print's lines from the frame's long side, [`crate::layout::text_skew`]). The layout check
+/// decides which, if any, is the card.
+pub fn close_up_guesses(image_w: u32, image_h: u32, skew: f32) -> Vec<Quad> {
+    let (w, h) = (image_w as f32, image_h as f32);
+    let (long, short) = (w.max(h), w.min(h));
+    let mut out = Vec::new();
+    for grow in CLOSE_UP_GROWTH {
+        let card_long = long * grow;
+        let card_short = card_long / CARD_RATIO;
+        let spare = ((short - card_short) / 2.0).max(0.0);
+        let shifts: &[f32] = if spare > 0.02 * short {
+            &[0.0, -1.0, 1.0]
+        } else {
+            &[0.0]
+        };
+        for &shift in shifts {
+            // Corners of the card in (along the long side, along the short side), centred.
+            let (a0, a1) = ((long - card_long) / 2.0, (long + card_long) / 2.0);
+            let b0 = (short - card_short) / 2.0 + shift * spare;
+            let b1 = b0 + card_short;
+            if w >= h {
+                out.push([[a0, b0], [a1, b0], [a1, b1], [a0, b1]]);
+            } else {
+                // Card turned a quarter either way: its top edge along the frame's left or right.
+                out.push([[b0, a1], [b0, a0], [b1, a0], [b1, a1]]);
+                out.push([[b1, a0], [b1, a1], [b0, a1], [b0, a0]]);
+            }
+        }
+    }
+    // Lines running at dx/dy = tan(skew) down a portrait frame are the frame turned by -skew.
+    let turn = if w >= h { skew } else { -skew };
+    let (sin, cos) = turn.sin_cos();
+    let (cx, cy) = (w / 2.0, h / 2.0);
+    for q in &mut out {
+        for p in q.iter_mut() {
+            let (dx, dy) = (p[0] - cx, p[1] - cy);
+            *p = [cx + dx * cos - dy * sin, cy + dx * sin + dy * cos];
+        }
+    }
+    out
+}
+
+/// Whether a card outline runs along two opposite sides of the photo (within half a percent of
+/// the photo's side), as a close-up's wrong outline does: the frame's edge taken for the card's.
+pub fn clipped(q: &Quad, image_w: u32, image_h: u32) -> bool {
+    let (w, h) = (image_w as f32, image_h as f32);
+    let tol = 0.005 * w.max(h);
+    let touches = |f: &dyn Fn(&Point) -> bool| q.iter().filter(|p| f(p)).count() >= 2;
+    (touches(&|p| p[1] <= tol) && touches(&|p| p[1] >= h - 1.0 - tol))
+        || (touches(&|p| p[0] <= tol) && touches(&|p| p[0] >= w - 1.0 - tol))
+}
+
+/// Sizes tried for a close-up, as the card's long side over the frame's.
+const CLOSE_UP_GROWTH: [f32; 3] = [1.0, 1.05, 1.1];
+
 /// Finds the card; `None` when no candidate looks like a card.
 pub fn find_card(img: &RgbImage) -> Option<FoundCard> {
     candidates(img, false)
@@ -1321,6 +1381,67 @@ pub fn find_card(img: &RgbImage) -> Option<FoundCard> {
 mod tests {
     use super::*;
     use image::Rgb;
+
+    #[test]
+    fn an_outline_across_the_photo_is_clipped_one_inside_it_is_not() {
+        let (w, h) = (1024, 768);
+        // From the top edge to the bottom edge (a close-up's frame taken for the card).
+        assert!(clipped(
+            &[[60.0, 0.0], [990.0, 0.0], [995.0, 767.0], [47.0, 767.0]],
+            w,
+            h
+        ));
+        // From the left edge to the right edge.
+        assert!(clipped(
+            &[[0.0, 90.0], [1023.0, 80.0], [1023.0, 700.0], [0.0, 690.0]],
+            w,
+            h
+        ));
+        // Touching one edge only (a scan flush with its left side), or none.
+        assert!(!clipped(
+            &[[1.0, 43.0], [901.0, 43.0], [901.0, 611.0], [1.0, 611.0]],
+            w,
+            h
+        ));
+        assert!(!clipped(
+            &[
+                [100.0, 100.0],
+                [900.0, 120.0],
+                [890.0, 600.0],
+                [90.0, 590.0]
+            ],
+            w,
+            h
+        ));
+    }
+
+    #[test]
+    fn close_up_guesses_overfill_the_frame_and_turn_with_the_print() {
+        // A frame of the card's own shape: one guess per size, centred, the first filling it.
+        let g = close_up_guesses(1024, 646, 0.0);
+        assert_eq!(g.len(), CLOSE_UP_GROWTH.len());
+        for (q, grow) in g.iter().zip(CLOSE_UP_GROWTH) {
+            let width = q[1][0] - q[0][0];
+            assert!((width - 1024.0 * grow).abs() < 0.5, "{q:?}");
+            assert!(((q[0][0] + q[1][0]) / 2.0 - 512.0).abs() < 0.5, "{q:?}");
+            assert!((side_ratio(q) - CARD_RATIO).abs() < 0.01, "{q:?}");
+        }
+        // A 4:3 frame: the card is less tall than the frame, so it is also tried against either
+        // long edge.
+        let g = close_up_guesses(1024, 768, 0.0);
+        assert!(g.iter().any(|q| q[0][1].abs() < 0.5));
+        assert!(g.iter().any(|q| (q[2][1] - 768.0).abs() < 0.5));
+        // A portrait frame: turned both ways (the top edge on the left, or on the right).
+        let g = close_up_guesses(646, 1024, 0.0);
+        assert_eq!(g.len(), 2 * CLOSE_UP_GROWTH.len());
+        assert!(g.iter().any(|q| q[0][0] < 0.0 && q[0][1] > 1024.0));
+        assert!(g.iter().any(|q| q[0][0] > 646.0 && q[0][1] < 0.0));
+        // Turned by the print's skew: the top edge runs at that angle.
+        let skew = 3f32.to_radians();
+        let q = close_up_guesses(1024, 646, skew)[0];
+        let angle = (q[1][1] - q[0][1]).atan2(q[1][0] - q[0][0]);
+        assert!((angle - skew).abs() < 1e-4, "{angle}");
+    }
 
     fn draw_quad(img: &mut RgbImage, q: &Quad, colour: [u8; 3]) {
         for y in 0..img.height() {

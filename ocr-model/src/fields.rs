@@ -183,6 +183,29 @@ impl KtpFields {
         ];
         std::array::from_fn(|i| (FIELD_KEYS[i], f[i]))
     }
+
+    /// Every field, in contract order, to change in place.
+    pub fn fields_mut(&mut self) -> [&mut Field; 17] {
+        [
+            &mut self.nik,
+            &mut self.name,
+            &mut self.birth_place,
+            &mut self.birth_date,
+            &mut self.sex,
+            &mut self.blood_type,
+            &mut self.address,
+            &mut self.rt_rw,
+            &mut self.village,
+            &mut self.district,
+            &mut self.regency,
+            &mut self.province,
+            &mut self.religion,
+            &mut self.marital_status,
+            &mut self.occupation,
+            &mut self.nationality,
+            &mut self.valid_until,
+        ]
+    }
 }
 
 /// A named disagreement or doubt. Serialises as its code, e.g. `"nik_birth_date_mismatch"`.
@@ -209,11 +232,14 @@ pub enum Warning {
     Unreadable(&'static str),
     /// The text is not close to any value of this field's closed vocabulary.
     UnknownValue(&'static str),
+    /// The card's corners were not in the photo (a close-up): where the fields are was inferred
+    /// from the frame, so a field may have lost a letter at its edge.
+    CardCornersOutside,
 }
 
 impl Warning {
     /// The stable code: `nik_*` codes as listed, `missing_<field>`, `unreadable_<field>`,
-    /// `unknown_value_<field>`.
+    /// `unknown_value_<field>`, `card_corners_outside_photo`.
     pub fn code(&self) -> String {
         match self {
             Warning::NikInvalid(code) => (*code).to_owned(),
@@ -226,6 +252,7 @@ impl Warning {
             Warning::Missing(f) => format!("missing_{f}"),
             Warning::Unreadable(f) => format!("unreadable_{f}"),
             Warning::UnknownValue(f) => format!("unknown_value_{f}"),
+            Warning::CardCornersOutside => "card_corners_outside_photo".to_owned(),
         }
     }
 }

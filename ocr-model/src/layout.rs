@@ -31,6 +31,8 @@ mod at {
     pub const VALUE: [f32; 2] = [24.6, 62.2];
     /// Label column of the labelled rows (up to just before the colons at 23.6 mm).
     pub const LABEL: [f32; 2] = [3.0, 23.0];
+    /// The colons between the labels and the values.
+    pub const COLON: f32 = 23.6;
     /// The NIK value (after its colon at 16.6 mm).
     pub const NIK_X: [f32; 2] = [18.6, 62.2];
     /// Rows start below the NIK and end above the card's bottom edge.
@@ -98,6 +100,14 @@ impl Pyramid {
     /// The full-resolution image.
     pub fn base(&self) -> &GrayImage {
         &self.levels[0]
+    }
+
+    /// The finest level whose longer side is at most `max_side` (the coarsest if none is).
+    pub fn coarse(&self, max_side: u32) -> &GrayImage {
+        self.levels
+            .iter()
+            .find(|l| l.width().max(l.height()) <= max_side)
+            .unwrap_or(&self.levels[self.levels.len() - 1])
     }
 
     /// The coarsest level that keeps at least `min_px_per_mm`, given the card's resolution in the
@@ -474,8 +484,26 @@ fn extent(
     } else {
         groups.iter().find(|g| weight(g) >= 6)?
     };
-    Some((x0 + g.0, x0 + g.1))
+    // Ink running into the column's left edge is a letter the column cuts (the card a little
+    // larger than its outline says, as in a close-up): follow it left while every column has ink,
+    // unless the whole mark is as narrow as the colon before the value.
+    let mut start = x0 + g.0;
+    if g.0 == 0 && !centred {
+        let reach = x0.saturating_sub(mm_px(OVERHANG_MM));
+        let left = ink.cols(reach, x0, band.y0, band.y1);
+        let from = reach + left.iter().rposition(|&c| c == 0).map_or(0, |i| i + 1);
+        let inside = cols.iter().position(|&c| c == 0).unwrap_or(cols.len());
+        if (x0 - from + inside) as f32 > COLON_MM * PX_PER_MM {
+            start = from;
+        }
+    }
+    Some((start, x0 + g.1))
 }
+
+/// How far (mm) a line's ink is followed left of its column when the column cuts a letter.
+const OVERHANG_MM: f32 = 1.5;
+/// Marks at most this wide (mm) cut by a value column's left edge are taken for its colon.
+const COLON_MM: f32 = 0.6;
 
 /// Vertical ink extent of rows `band` restricted to columns `x0..x1`: (top, bottom) in pixels.
 fn vertical(ink: &Ink, band: Band, x0: usize, x1: usize) -> (usize, usize) {
@@ -501,6 +529,56 @@ fn line_rect(x0: usize, x1: usize, top: usize, cap: f32) -> [f32; 4] {
         top_mm + 1.45 * cap_mm,
     ]
 }
+
+/// The angle (radians, y down) at which the print in a photo runs, within [`MAX_SKEW_DEG`] of
+/// the photo's rows (`along_columns`: of its columns, as dx/dy): the shear that stacks the dark
+/// print (darker than its neighbourhood) into the sharpest row profile. For a close-up, whose card
+/// outline is not in the photo.
+pub fn text_skew(g: &GrayImage, along_columns: bool) -> f32 {
+    let (w, h) = (g.width() as usize, g.height() as usize);
+    let ink = Ink::new(g);
+    // (along, across) coordinates of every ink pixel: across is what the lines stack on.
+    let mut pts: Vec<(f32, f32)> = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            if ink.count(x, x + 1, y, y + 1) > 0 {
+                pts.push(if along_columns {
+                    (y as f32, x as f32)
+                } else {
+                    (x as f32, y as f32)
+                });
+            }
+        }
+    }
+    let span = if along_columns { w } else { h };
+    let reach = (if along_columns { h } else { w }) as f32;
+    let mut best = (0.0f32, f64::NEG_INFINITY);
+    let mut hist = Vec::new();
+    let steps = (2.0 * MAX_SKEW_DEG / SKEW_STEP_DEG).round() as i32;
+    for k in 0..=steps {
+        let angle = (-MAX_SKEW_DEG + k as f32 * SKEW_STEP_DEG).to_radians();
+        let t = angle.tan();
+        // Shifted so every sheared row index is non-negative.
+        let off = (reach * t.abs()).ceil();
+        hist.clear();
+        hist.resize(span + 2 * off as usize + 2, 0u32);
+        for &(a, c) in &pts {
+            let r = (c - a * t + off).round();
+            if r >= 0.0 && (r as usize) < hist.len() {
+                hist[r as usize] += 1;
+            }
+        }
+        let score: f64 = hist.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+        if score > best.1 {
+            best = (angle, score);
+        }
+    }
+    best.0
+}
+
+/// The widest skew [`text_skew`] looks for, and its step (degrees).
+const MAX_SKEW_DEG: f32 = 8.0;
+const SKEW_STEP_DEG: f32 = 0.5;
 
 /// Finds the lines to read on a rectified card.
 pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
@@ -553,6 +631,17 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
             ink_px >= 12
         })
         .collect();
+    // A card laid out a little off (a close-up's guessed outline, an edge cut short) has its
+    // colons off their column: the value columns move with them.
+    let shift = colon_shift(ink, &row_bands, &labelled);
+    if shift != 0.0 {
+        let moved = |x: [f32; 2]| [x[0] + shift, x[1]];
+        let (nx0, nx1) =
+            extent(ink, nik, moved(at::NIK_X), 3.0, false).ok_or(LayoutError::NoNik)?;
+        let (ntop, nbottom) = vertical(ink, nik, nx0, nx1);
+        let last = out.len() - 1;
+        out[last].rect = line_rect(nx0, nx1, ntop, (nbottom - ntop) as f32);
+    }
     // Cap height: the median band height over the value rows (descenders are rare in capitals).
     let mut heights: Vec<usize> = Vec::new();
     let mut found: Vec<(&'static str, Band, usize, usize)> = Vec::new();
@@ -569,7 +658,7 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
         } else {
             at::VALUE[1]
         };
-        let Some((x0, x1)) = extent(ink, *band, [at::VALUE[0], end], 2.5, false) else {
+        let Some((x0, x1)) = extent(ink, *band, [at::VALUE[0] + shift, end], 2.5, false) else {
             continue;
         };
         let (top, bottom) = vertical(ink, *band, x0, x1);
@@ -600,6 +689,63 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
     }
     Ok(out)
 }
+
+/// How far (mm, + right) the colons before the values are from their column: the median over
+/// the labelled rows of the colon-like mark nearest the column (narrow, ink on both sides of an
+/// empty middle, each dot under half the line's height), when at least [`COLON_ROWS`] rows find
+/// one and most of those agree within [`COLON_AGREE_MM`] of the median; 0 when they do not, or
+/// when the colons are within [`COLON_SLACK_MM`] of their column (the columns leave that much).
+fn colon_shift(ink: &Ink, bands: &[Band], labelled: &[bool]) -> f32 {
+    let (x0, x1) = (
+        mm_px(at::COLON - COLON_REACH_MM),
+        mm_px(at::COLON + COLON_REACH_MM),
+    );
+    let mut found: Vec<f32> = Vec::new();
+    for band in bands
+        .iter()
+        .zip(labelled)
+        .filter(|(_, l)| **l)
+        .map(|(b, _)| b)
+    {
+        let cols = ink.cols(x0, x1, band.y0, band.y1);
+        let colon_like = |&(a, e): &(usize, usize)| {
+            if a == 0 || e == cols.len() || px_mm(e - a) > COLON_MM {
+                return false;
+            }
+            let prof = ink.rows(x0 + a, x0 + e, band.y0, band.y1);
+            let dots = runs(&prof, 1, 0, 1);
+            dots.len() == 2 && dots.iter().all(|d| (d.1 - d.0) * 2 <= band.height())
+        };
+        let nearest = runs(&cols, 1, 0, 1)
+            .into_iter()
+            .filter(colon_like)
+            .map(|(a, e)| (x0 as f32 + (a + e) as f32 / 2.0) / PX_PER_MM - at::COLON)
+            .min_by(|p, q| p.abs().total_cmp(&q.abs()));
+        found.extend(nearest);
+    }
+    if found.len() < COLON_ROWS {
+        return 0.0;
+    }
+    found.sort_by(f32::total_cmp);
+    let median = found[found.len() / 2];
+    let agree = found
+        .iter()
+        .filter(|f| (*f - median).abs() <= COLON_AGREE_MM)
+        .count();
+    if agree < COLON_ROWS || agree * 2 <= found.len() || median.abs() < COLON_SLACK_MM {
+        return 0.0;
+    }
+    median
+}
+
+/// How far (mm) either side of its column a colon is looked for.
+const COLON_REACH_MM: f32 = 3.0;
+/// Rows that must find their colon where the others do.
+const COLON_ROWS: usize = 4;
+/// How close (mm) to the median colon the others must be.
+const COLON_AGREE_MM: f32 = 0.3;
+/// Colons this close (mm) to their column leave the columns where they are.
+const COLON_SLACK_MM: f32 = 0.4;
 
 /// Row pitch of the labelled rows, millimetres (about 2.4 on printed cards).
 const PITCH_MM: [f32; 2] = [2.0, 2.8];
@@ -814,6 +960,35 @@ const GLARE_MIN_RUN_MM: f32 = 1.5;
 mod tests {
     use super::*;
 
+    /// Rows of dark dashes (words) on a light page, running at `angle_deg` (y down).
+    fn page(angle_deg: f32, w: u32, h: u32) -> GrayImage {
+        let t = angle_deg.to_radians().tan();
+        GrayImage::from_fn(w, h, |x, y| {
+            // Undo the slope, then: a 4-px-high line every 16 px, dashes 10 px long, 4 px apart.
+            let v = y as f32 - x as f32 * t;
+            let (row, col) = (v.rem_euclid(16.0), x % 14);
+            let inside = v > 20.0 && v < h as f32 - 20.0 && x > 20 && x < w - 20;
+            image::Luma([if inside && row < 4.0 && col < 10 {
+                40
+            } else {
+                215
+            }])
+        })
+    }
+
+    #[test]
+    fn the_skew_of_the_print_is_found_along_rows_and_columns() {
+        for angle in [-5.0f32, -2.0, 0.0, 3.0, 6.5] {
+            let found = text_skew(&page(angle, 400, 260), false).to_degrees();
+            assert!((found - angle).abs() <= 0.5, "{angle} -> {found}");
+        }
+        // The same page turned a quarter (a portrait frame): its lines run down the columns.
+        let flat = page(2.0, 400, 260);
+        let turned = GrayImage::from_fn(260, 400, |x, y| *flat.get_pixel(y, x));
+        let found = text_skew(&turned, true).to_degrees();
+        assert!((found - 2.0).abs() <= 0.5, "{found}");
+    }
+
     #[test]
     fn glare_counts_where_it_swallowed_digits_not_between_them() {
         let (w, h) = (
@@ -907,6 +1082,57 @@ mod tests {
         // Print blurred to nothing, or no print, is as blurred as can be.
         let flat = GrayImage::from_pixel(685, 432, image::Luma([200]));
         assert_eq!(nik_blur_mm(&flat), f32::INFINITY);
+    }
+
+    /// A card of `rows` labelled rows at 8 px/mm: label and value letters as 2-px strokes, and the
+    /// colon (two 3-px dots) `colon_at` mm right of its column, on the rows `with_colon` says.
+    fn rows_with_colons(colon_at: f32, with_colon: &[bool]) -> (Ink, Vec<Band>) {
+        let mut img = GrayImage::from_pixel(685, 432, image::Luma([210]));
+        let mut bands = Vec::new();
+        let mut ink_at = |x0: usize, x1: usize, y0: usize, y1: usize| {
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    img.put_pixel(x as u32, y as u32, image::Luma([40]));
+                }
+            }
+        };
+        for (i, &colon) in with_colon.iter().enumerate() {
+            let top = mm_px(16.0 + 2.4 * i as f32);
+            let strokes = |from: f32, to: f32| (mm_px(from)..mm_px(to)).step_by(5);
+            for x in strokes(4.0, 12.0).chain(strokes(25.2 + colon_at, 40.0)) {
+                ink_at(x, x + 2, top, top + 12);
+            }
+            if colon {
+                let x = mm_px(at::COLON + colon_at) - 1;
+                ink_at(x, x + 3, top + 2, top + 5);
+                ink_at(x, x + 3, top + 8, top + 11);
+            }
+            bands.push(Band {
+                y0: top,
+                y1: top + 12,
+            });
+        }
+        (Ink::new(&img), bands)
+    }
+
+    #[test]
+    fn the_value_columns_follow_the_colons() {
+        let all = [true; 8];
+        let shift = |at: f32, with: &[bool]| {
+            let (ink, bands) = rows_with_colons(at, with);
+            colon_shift(&ink, &bands, &vec![true; with.len()])
+        };
+        assert_eq!(shift(0.0, &all), 0.0);
+        // Within the columns' slack: left where they are.
+        assert_eq!(shift(0.25, &all), 0.0);
+        // A close-up laid out too small: the colons 1.6 mm left of their column.
+        let s = shift(-1.6, &all);
+        assert!((s + 1.6).abs() < 0.15, "{s}");
+        let s = shift(1.0, &all);
+        assert!((s - 1.0).abs() < 0.15, "{s}");
+        // Too few rows with a colon to trust.
+        let s = shift(-1.6, &[true, false, true, false, false, true, false, false]);
+        assert_eq!(s, 0.0);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::ctc::{NIK_CHARS, RT_RW_CHARS};
 use crate::detect::{self, FoundCard};
-use crate::fields::{self, KtpReading, RawLine};
+use crate::fields::{self, KtpReading, RawLine, Warning};
 use crate::layout::{self, Ink, Pyramid};
 use crate::recognizer::{LINE_HEIGHT, Recognizer, RecognizerError};
 use crdt_schema::patient::vocab;
@@ -275,12 +275,8 @@ impl KtpReader {
             return refuse(Refusal::ImageTooSmall);
         }
         let mut timings = Timings::default();
-        let mut clock = Instant::now();
-        let mut lap = |t: &mut f64| {
-            let now = Instant::now();
-            *t += (now - clock).as_secs_f64() * 1e3;
-            clock = now;
-        };
+        let mut clock = Lap(Instant::now());
+        let mut lap = |t: &mut f64| clock.lap(t);
         let pyr = Pyramid::new(to_gray(img));
         // The best candidate first; when its layout fails, the other masks' candidates (a blob of
         // background can look more card-like than the card).
@@ -289,32 +285,40 @@ impl KtpReader {
             None => detect::find_card(img).into_iter().collect(),
         };
         lap(&mut timings.detect);
-        if cards.is_empty() {
-            return refuse(Refusal::NotAKtp);
-        }
         let mut first: Option<Refusal> = None;
-        let mut tried_all = false;
+        // 0: the finder's best candidate; 1: the other masks' candidates; 2: a close-up whose
+        // corners are outside the photo (the card as filling the frame, at a few sizes).
+        let mut stage = if given.is_some() { 2 } else { 0 };
+        let mut guesses: Option<Vec<crate::geom::Quad>> = None;
         let mut i = 0;
         let (quality, rect, boxes) = loop {
             if i == cards.len() {
-                if tried_all || given.is_some() {
-                    return refuse(first.unwrap_or(Refusal::NotAKtp));
+                match stage {
+                    0 => {
+                        let best = cards.first().map(|c| c.corners);
+                        cards.extend(
+                            detect::candidates(img, true)
+                                .into_iter()
+                                .map(|(_, c)| c)
+                                .filter(|c| c.score >= detect::MIN_SCORE && Some(c.corners) != best)
+                                .take(3),
+                        );
+                    }
+                    1 => cards.extend(
+                        guesses
+                            .get_or_insert_with(|| close_up_guesses(&pyr))
+                            .iter()
+                            .map(|&q| FoundCard::given(q, img.width(), img.height())),
+                    ),
+                    _ => return refuse(first.unwrap_or(Refusal::NotAKtp)),
                 }
-                tried_all = true;
-                let best = cards[0].corners;
-                cards.extend(
-                    detect::candidates(img, true)
-                        .into_iter()
-                        .map(|(_, c)| c)
-                        .filter(|c| c.score >= detect::MIN_SCORE && c.corners != best)
-                        .take(3),
-                );
+                stage += 1;
                 lap(&mut timings.detect);
                 continue;
             }
             i += 1;
             match locate(&pyr, &cards[i - 1]) {
-                Ok((quality, rect, boxes)) => break (quality, rect, boxes),
+                Ok(found) => break found,
                 Err((refusal, laid_out)) => {
                     lap(&mut timings.layout);
                     // A card whose layout was found but that is too dark, glared or blurred is
@@ -328,13 +332,77 @@ impl KtpReader {
             }
         };
         lap(&mut timings.layout);
+        let mut scan = self.read_lines(&pyr, quality, &rect, &boxes, &mut timings, &mut clock)?;
+        // A card that reaches across the photo from side to side may be a wrong outline of a
+        // close-up whose real corners are outside it, and so may an outline whose reading makes
+        // little sense: the close-up's reading is taken instead when it is the more consistent.
+        // Among the close-up's sizes, the most consistent reading is taken.
+        let chosen = cards[i - 1].corners;
+        let mut close_up = given.is_none() && stage == 2;
+        if given.is_none()
+            && (stage == 2
+                || detect::clipped(&chosen, img.width(), img.height())
+                || scan.reading.warnings.len() >= DOUBTFUL_WARNINGS)
+        {
+            for &guess in guesses.get_or_insert_with(|| close_up_guesses(&pyr)).iter() {
+                // A reading without a warning is as consistent as any.
+                if scan.reading.warnings.is_empty() {
+                    break;
+                }
+                if guess == chosen {
+                    continue;
+                }
+                let card = FoundCard::given(guess, img.width(), img.height());
+                let found = locate(&pyr, &card);
+                clock.lap(&mut timings.layout);
+                let Ok((quality, rect, boxes)) = found else {
+                    continue;
+                };
+                if let Ok(other) =
+                    self.read_lines(&pyr, quality, &rect, &boxes, &mut timings, &mut clock)
+                    && other.consistency() > scan.consistency()
+                {
+                    scan = other;
+                    close_up = true;
+                }
+            }
+        }
+        // With no outline at all, a guessed card whose reading still makes little sense is a
+        // photo of something else, or of a card too blurred to read: refused, not guessed at.
+        if given.is_none() && stage == 2 && scan.reading.warnings.len() >= DOUBTFUL_WARNINGS {
+            return refuse(first.unwrap_or(Refusal::NotAKtp));
+        }
+        // Fields laid out on a guessed card are for the operator to check.
+        if close_up {
+            for f in scan.reading.fields.fields_mut() {
+                f.confidence *= CLOSE_UP_TRUST;
+            }
+            scan.reading.warnings.push(Warning::CardCornersOutside);
+        }
+        scan.timings = timings;
+        Ok(scan)
+    }
+
+    /// Reads the located lines of a card and makes the fields of them (the recogniser, the
+    /// line-quality refusal, the NIK repairs).
+    fn read_lines(
+        &self,
+        pyr: &Pyramid,
+        quality: Quality,
+        rect: &layout::Rectified,
+        boxes: &[layout::LineBox],
+        timings: &mut Timings,
+        clock: &mut Lap,
+    ) -> Result<Scan, ScanError> {
+        let refuse = |r| Err(ScanError::Refused(r));
+        let mut lap = |t: &mut f64| clock.lap(t);
         let charset = self.recognizer.charset();
         let mut lines = Vec::with_capacity(boxes.len());
         let mut line_quality = Vec::with_capacity(boxes.len());
         let mut nik_options: Vec<(String, f32)> = Vec::new();
         let mut birth_options: Vec<(String, f32)> = Vec::new();
-        for b in &boxes {
-            let crop = layout::cut(&pyr, &rect, b.rect, LINE_HEIGHT);
+        for b in boxes {
+            let crop = layout::cut(pyr, rect, b.rect, LINE_HEIGHT);
             lap(&mut timings.cut);
             let logits = self.recognizer.recognize(&crop)?;
             lap(&mut timings.recognize);
@@ -411,8 +479,49 @@ impl KtpReader {
             reading,
             lines,
             quality,
-            timings,
+            timings: Timings::default(),
         })
+    }
+}
+
+/// Where the card may be in a close-up of it ([`detect::close_up_guesses`]), turned as its print
+/// runs.
+fn close_up_guesses(pyr: &Pyramid) -> Vec<crate::geom::Quad> {
+    let base = pyr.base();
+    let (w, h) = (base.width(), base.height());
+    let skew = layout::text_skew(pyr.coarse(SKEW_SIDE), h > w);
+    detect::close_up_guesses(w, h, skew)
+}
+
+/// The longer side (px) of the pyramid level the print's skew is measured on.
+const SKEW_SIDE: u32 = 520;
+
+/// What a field read on a close-up (no corners in the photo) keeps of its confidence: below the
+/// 0.9 at which a field counts as confident, so the operator looks at each.
+const CLOSE_UP_TRUST: f32 = 0.85;
+
+/// A reading with this many warnings may come from a wrong outline (of a close-up).
+const DOUBTFUL_WARNINGS: usize = 5;
+
+/// A stopwatch whose laps are added to the stage they timed.
+struct Lap(Instant);
+
+impl Lap {
+    fn lap(&mut self, t: &mut f64) {
+        let now = Instant::now();
+        *t += (now - self.0).as_secs_f64() * 1e3;
+        self.0 = now;
+    }
+}
+
+impl Scan {
+    /// How well a reading agrees with itself, for choosing between two layouts of one photo:
+    /// fewer warnings first, then the better median line.
+    fn consistency(&self) -> (std::cmp::Reverse<usize>, f32) {
+        (
+            std::cmp::Reverse(self.reading.warnings.len()),
+            self.quality.line_quality,
+        )
     }
 }
 

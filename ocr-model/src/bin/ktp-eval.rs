@@ -5,6 +5,8 @@
 //! ktp-eval [--count 300] [--seed 2] [--tiers scan,photo,hard] [--threads 1] [--model DIR] [--misses]
 //!          [--lines] [--given-corners] [--timings]
 //! ```
+//! Tiers: scan, photo, hard (the accuracy targets), unreadable (to be refused or flagged) and
+//! closeup (the card's corners outside the photo).
 
 use std::process::ExitCode;
 

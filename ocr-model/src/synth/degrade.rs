@@ -22,6 +22,10 @@ pub enum Tier {
     /// Photos nobody can read (a small card, blur and shake wider than the letters, little light):
     /// not for scoring but for checking that the reader refuses or flags them instead of guessing.
     Unreadable,
+    /// A close-up: the card a little wider than the photo (its corners, often its edges, outside
+    /// the frame), nearly square to it, otherwise a phone photo. Not used in training; it checks
+    /// the reader's close-up fallback.
+    CloseUp,
 }
 
 impl std::str::FromStr for Tier {
@@ -32,6 +36,7 @@ impl std::str::FromStr for Tier {
             "photo" => Ok(Tier::Photo),
             "hard" => Ok(Tier::Hard),
             "unreadable" => Ok(Tier::Unreadable),
+            "closeup" => Ok(Tier::CloseUp),
             other => Err(SynthError::BadTier(other.to_owned())),
         }
     }
@@ -161,6 +166,15 @@ impl Tier {
                 jpeg_quality: Some((15, 30)),
                 ..Tier::Hard.params()
             },
+            // A phone photo with the card overfilling the frame by up to a tenth of its width.
+            Tier::CloseUp => DegradeParams {
+                portrait: 0.0,
+                card_fill: (1.0, 1.1),
+                max_rotation_deg: 4.0,
+                perspective: 0.02,
+                thumb: 0.0,
+                ..Tier::Photo.params()
+            },
         }
     }
 }
@@ -200,20 +214,28 @@ pub fn place<R: Rng + ?Sized>(rng: &mut R, p: &DegradeParams, card_mm: (f32, f32
     let fit_w = fwf / ((cos + aspect * sin) * slack);
     let fit_h = fhf / ((sin + aspect * cos) * slack);
     let max_w = fit_w.min(fit_h) * 0.96;
-    let cw = (range(rng, p.card_fill) * fwf).min(max_w);
+    // A close-up (a fill of more than the frame) overfills the frame's long side.
+    let close_up = p.card_fill.0 >= 1.0;
+    let cw = if close_up {
+        range(rng, p.card_fill) * fwf.max(fhf)
+    } else {
+        (range(rng, p.card_fill) * fwf).min(max_w)
+    };
     let ch = cw * aspect;
     let half_w = 0.5 * ((cos * cw + sin * ch) * slack);
     let half_h = 0.5 * ((sin * cw + cos * ch) * slack);
-    let cx = if fwf / 2.0 - half_w > 0.0 {
-        range(rng, (half_w, fwf - half_w))
-    } else {
-        fwf / 2.0
+    let centre = |frame: f32, half: f32, rng: &mut R| {
+        if close_up {
+            // Off centre by up to a quarter of what sticks out (or of the room left).
+            let spare = (frame / 2.0 - half).abs() / 4.0;
+            frame / 2.0 + range(rng, (-spare, spare))
+        } else if frame / 2.0 - half > 0.0 {
+            range(rng, (half, frame - half))
+        } else {
+            frame / 2.0
+        }
     };
-    let cy = if fhf / 2.0 - half_h > 0.0 {
-        range(rng, (half_h, fhf - half_h))
-    } else {
-        fhf / 2.0
-    };
+    let (cx, cy) = (centre(fwf, half_w, rng), centre(fhf, half_h, rng));
     let (rs, rc) = rot.sin_cos();
     let mut corners = [[0.0f32; 2]; 4];
     let local = [
@@ -236,7 +258,11 @@ pub fn place<R: Rng + ?Sized>(rng: &mut R, p: &DegradeParams, card_mm: (f32, f32
         let (nx, ny) = (x * rc - y * rs, x * rs + y * rc);
         x = cx + nx;
         y = cy + ny;
-        corners[i] = [x.clamp(1.0, fwf - 1.0), y.clamp(1.0, fhf - 1.0)];
+        corners[i] = if close_up {
+            [x, y]
+        } else {
+            [x.clamp(1.0, fwf - 1.0), y.clamp(1.0, fhf - 1.0)]
+        };
     }
     let top = geom::dist(corners[0], corners[1]);
     let bottom = geom::dist(corners[3], corners[2]);

@@ -359,6 +359,7 @@ impl Renderer {
             Tier::Photo => 2,
             Tier::Hard => 3,
             Tier::Unreadable => 4,
+            Tier::CloseUp => 5,
         };
         let split = match self.fonts.split() {
             Split::Train => 0u64,
