@@ -18,11 +18,13 @@ from lines import NUM_CLASSES
 
 BN_EPS = 1e-5
 
-# Width of each stage: ~0.29 M parameters (1.2 MB of float32 per ONNX file). Measured with tract 0.23.9
-# on one core of the build machine: ~1.9 ms for a 32 x 256 line (39 M multiply-adds). Strided
-# convolutions instead of max pools: tract runs pools and small-channel direct convolutions slowly.
-DEFAULT_CHANNELS = (16, 32, 64, 96)
-DEFAULT_HIDDEN = 128
+# Width of each stage: ~0.21 M parameters (0.85 MB of float32 per ONNX file), 28 M multiply-adds
+# for a 32 x 256 line. The first shipped widths, (16, 32, 64, 96) and 128 (0.29 M, 41 M), took 20-35 %
+# slower in tract 0.23.9 on one core (`cargo run --release -p ocr-model --example width_probe --
+# A.onnx B.onnx` compares exports). Strided convolutions instead of max pools: tract runs pools and
+# small-channel direct convolutions slowly.
+DEFAULT_CHANNELS = (16, 24, 48, 80)
+DEFAULT_HIDDEN = 112
 
 
 def _conv_spec(name, cin, cout, k=(3, 3), stride=(1, 1), pad=None, dil=(1, 1), res=False):

@@ -35,8 +35,8 @@ def parse_args(argv=None):
                     help="batch size times bucket width (64 lines of 128, 32 of 256, 21 of 384, 17 of 480)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--buckets", default="128,256,384,480")
-    ap.add_argument("--channels", default="16,32,64,96")
-    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--channels", default=None, help="four stage widths, comma-separated (model.DEFAULT_CHANNELS)")
+    ap.add_argument("--hidden", type=int, default=None, help="width of the sequence layers (model.DEFAULT_HIDDEN)")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N training lines (smoke runs)")
     ap.add_argument("--val-limit", type=int, default=2000, help="lines of the held-out set scored after each epoch")
     ap.add_argument("--augment", type=float, default=0.5,
@@ -68,7 +68,9 @@ def main(argv=None):
         logf.flush()
 
     buckets = tuple(int(b) for b in a.buckets.split(","))
-    channels = tuple(int(c) for c in a.channels.split(","))
+    channels = tuple(int(c) for c in a.channels.split(",")) if a.channels else M.DEFAULT_CHANNELS
+    if a.hidden is None:
+        a.hidden = M.DEFAULT_HIDDEN
     log(f"args {vars(a)}; jax {jax.__version__} devices {jax.devices()} cpus {os.cpu_count()} "
         f"affinity {len(os.sched_getaffinity(0))}")
 
