@@ -20,7 +20,7 @@ BN_EPS = 1e-5
 
 # Width of each stage: ~0.21 M parameters (0.85 MB of float32 per ONNX file), 28 M multiply-adds
 # for a 32 x 256 line. The first shipped widths, (16, 32, 64, 96) and 128 (0.29 M, 41 M), took 20-35 %
-# slower in tract 0.23.9 on one core (`cargo run --release -p ocr-model --example width_probe --
+# longer in tract 0.23.9 on one core (`cargo run --release -p ocr-model --example width_probe --
 # A.onnx B.onnx` compares exports). Strided convolutions instead of max pools: tract runs pools and
 # small-channel direct convolutions slowly.
 DEFAULT_CHANNELS = (16, 24, 48, 80)
