@@ -327,7 +327,11 @@ impl KtpReader {
                     if laid_out {
                         return refuse(refusal);
                     }
-                    first.get_or_insert(refusal);
+                    // A guessed close-up that does not lay out says nothing of the photo (a
+                    // flat dark photo is not a KTP, not a dark one).
+                    if stage < 2 {
+                        first.get_or_insert(refusal);
+                    }
                 }
             }
         };
