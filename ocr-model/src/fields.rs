@@ -159,52 +159,42 @@ pub const FIELD_KEYS: [&str; 17] = [
     "valid_until",
 ];
 
+/// The fields of a `KtpFields` in contract order (as `FIELD_KEYS`), each borrowed with the
+/// given tokens (`&` or `&mut`).
+macro_rules! in_order {
+    ($s:ident, $($borrow:tt)+) => {
+        [
+            $($borrow)+ $s.nik,
+            $($borrow)+ $s.name,
+            $($borrow)+ $s.birth_place,
+            $($borrow)+ $s.birth_date,
+            $($borrow)+ $s.sex,
+            $($borrow)+ $s.blood_type,
+            $($borrow)+ $s.address,
+            $($borrow)+ $s.rt_rw,
+            $($borrow)+ $s.village,
+            $($borrow)+ $s.district,
+            $($borrow)+ $s.regency,
+            $($borrow)+ $s.province,
+            $($borrow)+ $s.religion,
+            $($borrow)+ $s.marital_status,
+            $($borrow)+ $s.occupation,
+            $($borrow)+ $s.nationality,
+            $($borrow)+ $s.valid_until,
+        ]
+    };
+}
+
 impl KtpFields {
     /// `(key, field)` pairs in contract order.
     pub fn pairs(&self) -> [(&'static str, &Field); 17] {
-        let f = [
-            &self.nik,
-            &self.name,
-            &self.birth_place,
-            &self.birth_date,
-            &self.sex,
-            &self.blood_type,
-            &self.address,
-            &self.rt_rw,
-            &self.village,
-            &self.district,
-            &self.regency,
-            &self.province,
-            &self.religion,
-            &self.marital_status,
-            &self.occupation,
-            &self.nationality,
-            &self.valid_until,
-        ];
+        let f = in_order!(self, &);
         std::array::from_fn(|i| (FIELD_KEYS[i], f[i]))
     }
 
     /// Every field, in contract order, to change in place.
     pub fn fields_mut(&mut self) -> [&mut Field; 17] {
-        [
-            &mut self.nik,
-            &mut self.name,
-            &mut self.birth_place,
-            &mut self.birth_date,
-            &mut self.sex,
-            &mut self.blood_type,
-            &mut self.address,
-            &mut self.rt_rw,
-            &mut self.village,
-            &mut self.district,
-            &mut self.regency,
-            &mut self.province,
-            &mut self.religion,
-            &mut self.marital_status,
-            &mut self.occupation,
-            &mut self.nationality,
-            &mut self.valid_until,
-        ]
+        in_order!(self, &mut)
     }
 }
 

@@ -605,13 +605,6 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
         .into_iter()
         .max_by_key(|b| b.height())
         .ok_or(LayoutError::NoNik)?;
-    let (nx0, nx1) = extent(ink, nik, at::NIK_X, 3.0, false).ok_or(LayoutError::NoNik)?;
-    let (ntop, nbottom) = vertical(ink, nik, nx0, nx1);
-    out.push(LineBox {
-        key: "nik",
-        rect: line_rect(nx0, nx1, ntop, (nbottom - ntop) as f32),
-    });
-
     // Labelled rows below the NIK.
     let rows_y = [at::ROWS_Y[0].max(px_mm(nik.y1) + 0.2), at::ROWS_Y[1]];
     let row_bands: Vec<Band> = bands(ink, at::VALUE, rows_y)
@@ -619,6 +612,7 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
         .filter(|b| b.height() >= 5 && b.height() as f32 <= 3.2 * PX_PER_MM)
         .collect();
     if row_bands.len() < 6 {
+        extent(ink, nik, at::NIK_X, 3.0, false).ok_or(LayoutError::NoNik)?;
         return Err(LayoutError::TooFewRows(row_bands.len()));
     }
     let labelled: Vec<bool> = row_bands
@@ -634,14 +628,13 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
     // A card laid out a little off (a close-up's guessed outline, an edge cut short) has its
     // colons off their column: the value columns move with them.
     let shift = colon_shift(ink, &row_bands, &labelled);
-    if shift != 0.0 {
-        let moved = |x: [f32; 2]| [x[0] + shift, x[1]];
-        let (nx0, nx1) =
-            extent(ink, nik, moved(at::NIK_X), 3.0, false).ok_or(LayoutError::NoNik)?;
-        let (ntop, nbottom) = vertical(ink, nik, nx0, nx1);
-        let last = out.len() - 1;
-        out[last].rect = line_rect(nx0, nx1, ntop, (nbottom - ntop) as f32);
-    }
+    let nik_x = [at::NIK_X[0] + shift, at::NIK_X[1]];
+    let (nx0, nx1) = extent(ink, nik, nik_x, 3.0, false).ok_or(LayoutError::NoNik)?;
+    let (ntop, nbottom) = vertical(ink, nik, nx0, nx1);
+    out.push(LineBox {
+        key: "nik",
+        rect: line_rect(nx0, nx1, ntop, (nbottom - ntop) as f32),
+    });
     // Cap height: the median band height over the value rows (descenders are rare in capitals).
     let mut heights: Vec<usize> = Vec::new();
     let mut found: Vec<(&'static str, Band, usize, usize)> = Vec::new();

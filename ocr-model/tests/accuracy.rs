@@ -61,6 +61,14 @@ fn report(reader: &KtpReader, tier: Tier, cards: u64) -> TierReport {
     eval::summarize(tier, &results)
 }
 
+/// The shipped reader's report on the first `cards` held-out cards of `tier`, printed.
+fn shipped_report(tier: Tier, cards: u64) -> TierReport {
+    let reader = KtpReader::shipped().expect("shipped model");
+    let r = report(&reader, tier, cards);
+    println!("{r}");
+    r
+}
+
 #[test]
 fn held_out_accuracy_meets_the_floors_in_every_tier() {
     let reader = KtpReader::shipped().expect("shipped model");
@@ -108,10 +116,8 @@ fn held_out_accuracy_meets_the_floors_in_every_tier() {
 /// refused, and of what is read, no field is returned confidently (≥ 0.9, no warning) and wrong.
 #[test]
 fn unreadable_photos_are_refused_or_flagged_never_guessed() {
-    let reader = KtpReader::shipped().expect("shipped model");
     let cards = 60;
-    let r = report(&reader, Tier::Unreadable, cards);
-    println!("{r}");
+    let r = shipped_report(Tier::Unreadable, cards);
     assert!(
         r.refused as f64 >= 0.8 * cards as f64,
         "only {} of {cards} refused",
@@ -129,10 +135,7 @@ fn unreadable_photos_are_refused_or_flagged_never_guessed() {
 /// (`detect::close_up_guesses`). Read, not refused, and never confidently wrong.
 #[test]
 fn close_ups_without_corners_are_read() {
-    let reader = KtpReader::shipped().expect("shipped model");
-    let cards = 60;
-    let r = report(&reader, Tier::CloseUp, cards);
-    println!("{r}");
+    let r = shipped_report(Tier::CloseUp, 60);
     assert!(
         r.nik_exact >= CLOSE_UP_FLOOR.0 && r.name_exact >= CLOSE_UP_FLOOR.1,
         "close-ups: NIK exact {:.3}, name exact {:.3}, floors {:?}",
