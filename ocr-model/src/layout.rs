@@ -313,11 +313,24 @@ impl Ink {
             let (ya, yb) = (y.saturating_sub(r), (y + r + 1).min(h));
             let (top, bottom) = (&integral[ya * s..ya * s + s], &integral[yb * s..yb * s + s]);
             let rows = yb - ya;
+            // A pixel is as dark as it and its 3 x 3 neighbourhood both are: the grain of a noisy
+            // photo is not ink, and a stroke keeps its width.
+            let (pa, pb) = (y.saturating_sub(1), (y + 2).min(h));
+            let (ptop, pbottom) = (&integral[pa * s..pa * s + s], &integral[pb * s..pb * s + s]);
+            let prows = pb - pa;
             let line = &raw[y * w..(y + 1) * w];
-            for ((d, &p), &(xa, xb)) in dark[y * w..(y + 1) * w].iter_mut().zip(line).zip(&spans) {
+            for (x, ((d, &(xa, xb)), &own)) in dark[y * w..(y + 1) * w]
+                .iter_mut()
+                .zip(&spans)
+                .zip(line)
+                .enumerate()
+            {
                 let sum = bottom[xb] + top[xa] - top[xb] - bottom[xa];
                 let mean = sum as f32 * inv[rows * (xb - xa)];
-                *d = (mean - f32::from(p)).max(0.0);
+                let (qa, qb) = (x.saturating_sub(1), (x + 2).min(w));
+                let here = pbottom[qb] + ptop[qa] - ptop[qb] - pbottom[qa];
+                let p = here as f32 * inv[prows * (qb - qa)];
+                *d = (mean - p.max(f32::from(own))).max(0.0);
             }
         }
         // 98th percentile of the darkness over the text area, from a histogram (grey levels).
@@ -1126,6 +1139,33 @@ mod tests {
         // Too few rows with a colon to trust.
         let s = shift(-1.6, &[true, false, true, false, false, true, false, false]);
         assert_eq!(s, 0.0);
+    }
+
+    #[test]
+    fn the_grain_of_a_dim_noisy_photo_is_not_ink() {
+        // A dim blank card with sensor grain of about 10 grey levels (uniform in -17..=17), as a
+        // phone saves it in low light at a good JPEG quality: nearly nothing of it is ink, while
+        // text printed on it still is.
+        let grain = |x: u32, y: u32| {
+            let mut v = u64::from(x) * 0x9E37_79B9 ^ u64::from(y) * 0x85EB_CA6B;
+            v ^= v >> 13;
+            v = v.wrapping_mul(0xC2B2_AE35);
+            v ^= v >> 16;
+            (v % 35) as i32 - 17
+        };
+        let dim =
+            |x: u32, y: u32, base: i32| image::Luma([(base + grain(x, y)).clamp(0, 255) as u8]);
+        let blank = GrayImage::from_fn(685, 432, |x, y| dim(x, y, 80));
+        let ink = Ink::new(&blank);
+        let share = ink.count(0, ink.w, 0, ink.h) as f32 / (ink.w * ink.h) as f32;
+        assert!(share < 0.03, "{share}");
+        let printed = GrayImage::from_fn(685, 432, |x, y| {
+            let text = (200..212).contains(&y) && (220..500).contains(&x) && x % 14 < 9;
+            dim(x, y, if text { 40 } else { 80 })
+        });
+        let ink = Ink::new(&printed);
+        let row = ink.count(220, 500, 200, 212) as f32 / (280.0 * 12.0);
+        assert!(row > 0.4, "{row}");
     }
 
     #[test]
