@@ -1147,7 +1147,7 @@ mod tests {
         // phone saves it in low light at a good JPEG quality: nearly nothing of it is ink, while
         // text printed on it still is.
         let grain = |x: u32, y: u32| {
-            let mut v = u64::from(x) * 0x9E37_79B9 ^ u64::from(y) * 0x85EB_CA6B;
+            let mut v = (u64::from(x) * 0x9E37_79B9) ^ (u64::from(y) * 0x85EB_CA6B);
             v ^= v >> 13;
             v = v.wrapping_mul(0xC2B2_AE35);
             v ^= v >> 16;
