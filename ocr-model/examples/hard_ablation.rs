@@ -76,14 +76,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
         ),
     ];
+    let opts = eval::Options {
+        given_corners: std::env::var_os("GIVEN").is_some(),
+    };
+    let list = std::env::var_os("LIST").is_some();
     for (name, params) in variants {
         let set = FontSet::load(&fonts::default_font_dir(), Split::Heldout)?;
         let renderer = Renderer::new(set, Tier::Hard, 2).with_params(params);
-        let opts = eval::Options {
-            given_corners: std::env::var_os("GIVEN").is_some(),
-        };
         let res = eval::run_with(&reader, &renderer, 0, count, threads, opts)?;
-        if std::env::var_os("LIST").is_some() {
+        if list {
             for r in &res {
                 if let Some(c) = r.refused {
                     print!("#{} {c}, ", r.index);
@@ -91,24 +92,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             println!();
         }
-        let n = res.len() as f64;
-        let pct = |f: &dyn Fn(&eval::CardResult) -> bool| {
-            100.0 * res.iter().filter(|r| f(r)).count() as f64 / n
-        };
+        let r = eval::summarize(Tier::Hard, &res);
         println!(
             "{name:>18}: NIK {:5.1} %, name {:5.1} %, refused {:5.1} %",
-            pct(&|r| r.nik_exact),
-            pct(&|r| r.name_exact),
-            pct(&|r| r.refused.is_some())
+            100.0 * r.nik_exact,
+            100.0 * r.name_exact,
+            100.0 * r.refused as f64 / r.cards as f64
         );
-        let mut codes: Vec<&str> = res.iter().filter_map(|r| r.refused).collect();
-        codes.sort_unstable();
-        codes.dedup_by(|a, b| a == b);
-        for c in codes {
-            let n = res.iter().filter(|r| r.refused == Some(c)).count();
-            print!("{c} {n}; ");
+        let mut codes = std::collections::BTreeMap::<&str, usize>::new();
+        for c in res.iter().filter_map(|r| r.refused) {
+            *codes.entry(c).or_default() += 1;
         }
-        println!();
+        println!("{codes:?}");
     }
     Ok(())
 }
