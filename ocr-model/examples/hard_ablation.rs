@@ -18,6 +18,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let variants: Vec<(&str, DegradeParams)> = vec![
         ("hard as is", hard.clone()),
         (
+            "auto exposure",
+            DegradeParams {
+                auto_exposure: 1.0,
+                ..hard.clone()
+            },
+        ),
+        (
             "photo's light",
             DegradeParams {
                 light: photo.light,

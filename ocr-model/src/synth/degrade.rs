@@ -82,6 +82,10 @@ pub struct DegradeParams {
     pub noise_sigma: (f32, f32),
     /// JPEG quality range, or `None` for lossless PNG output.
     pub jpeg_quality: Option<(u8, u8)>,
+    /// Probability that the camera exposes for the dim scene: the frame is gained back up by
+    /// `1 / light` after the sensor noise is added (noise grows with the gain, the signal-to-noise
+    /// ratio stays that of the dim light), before the JPEG encoder sees it.
+    pub auto_exposure: f64,
 }
 
 impl Tier {
@@ -107,6 +111,7 @@ impl Tier {
                 shadow: 0.0,
                 noise_sigma: (0.5, 2.5),
                 jpeg_quality: Some((90, 96)),
+                auto_exposure: 0.0,
             },
             Tier::Photo => DegradeParams {
                 frame: (1024, 768),
@@ -127,6 +132,7 @@ impl Tier {
                 shadow: 0.2,
                 noise_sigma: (1.5, 5.0),
                 jpeg_quality: Some((60, 90)),
+                auto_exposure: 0.0,
             },
             Tier::Hard => DegradeParams {
                 frame: (1024, 768),
@@ -150,6 +156,7 @@ impl Tier {
                 shadow: 0.35,
                 noise_sigma: (5.0, 11.0),
                 jpeg_quality: Some((20, 40)),
+                auto_exposure: 0.0,
             },
             // The hard tier made unreadable: a smaller card, less light, blur of half the capitals'
             // height, shake longer than a letter is wide, more noise, worse JPEG.
@@ -783,6 +790,11 @@ pub fn photometric<R: Rng + ?Sized>(
         motion_blur(img, len, rng.random_range(0.0..std::f32::consts::PI));
     }
     let noise = range(rng, p.noise_sigma);
+    let exposure = if p.auto_exposure > 0.0 && rng.random_bool(p.auto_exposure) {
+        1.0 / light
+    } else {
+        1.0
+    };
     let mut f = Fast(rng.random());
     // Sensor noise from a table of 64k near-Gaussian values, read from a random offset per row and
     // channel: the same statistics as fresh draws per pixel at a fraction of the cost.
@@ -836,7 +848,7 @@ pub fn photometric<R: Rng + ?Sized>(
         }
         let row = &mut buf[y * w * 3..(y + 1) * w * 3];
         for ((o, g), a) in row.iter_mut().zip(&gain).zip(&add) {
-            *o = (f32::from(*o) * g + a).clamp(0.0, 255.0) as u8;
+            *o = ((f32::from(*o) * g + a) * exposure).clamp(0.0, 255.0) as u8;
         }
     }
 }
@@ -991,6 +1003,44 @@ mod tests {
                 assert!(pl.px_per_mm > 4.0, "{tier:?} {}", pl.px_per_mm);
             }
         }
+    }
+
+    #[test]
+    fn auto_exposure_gains_a_dim_frame_back_up_with_its_noise() {
+        let dim = DegradeParams {
+            light: (0.5, 0.5),
+            gradient: (0.0, 0.0),
+            glare: 0.0,
+            shadow: 0.0,
+            blur_sigma: (0.0, 0.0),
+            motion: 0.0,
+            noise_sigma: (4.0, 4.0),
+            ..Tier::Hard.params()
+        };
+        let corners = [[0.0, 0.0], [80.0, 0.0], [80.0, 60.0], [0.0, 60.0]];
+        let stats = |p: &DegradeParams| {
+            let mut img = RgbImage::from_pixel(80, 60, image::Rgb([160, 160, 160]));
+            photometric(
+                &mut ChaCha8Rng::seed_from_u64(3),
+                &mut img,
+                &corners,
+                8.0,
+                p,
+            );
+            let v: Vec<f64> = img.pixels().map(|p| f64::from(p.0[1])).collect();
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+            (mean, sd)
+        };
+        let (m0, s0) = stats(&dim);
+        let (m1, s1) = stats(&DegradeParams {
+            auto_exposure: 1.0,
+            ..dim.clone()
+        });
+        // Dim: about 80 grey levels; exposed: back to about 160, the noise doubled with it.
+        assert!((m0 - 80.0).abs() < 6.0, "{m0}");
+        assert!((m1 - 160.0).abs() < 12.0, "{m1}");
+        assert!(s1 > 1.6 * s0 && s1 < 2.4 * s0, "{s0} {s1}");
     }
 
     #[test]
