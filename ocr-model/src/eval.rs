@@ -30,12 +30,27 @@ pub struct CardResult {
     /// Per printed line the reader looks for (headers, NIK, values; an address's lines joined):
     /// whether the line as read, before field parsing, is exactly the line as printed.
     pub lines: Vec<(&'static str, bool)>,
-    /// Fields returned with confidence ≥ [`CONFIDENT`] and no warning naming them, and of those
-    /// the ones that were wrong.
-    pub confident_fields: usize,
-    pub confident_wrong_fields: Vec<&'static str>,
+    /// Every field as returned, in contract order (empty when the card was refused).
+    pub fields: Vec<FieldOutcome>,
     /// Decode + read, milliseconds.
     pub elapsed_ms: f64,
+}
+
+/// One returned field: its confidence, whether a warning names it, and whether it was right.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FieldOutcome {
+    pub key: &'static str,
+    pub confidence: f32,
+    pub warned: bool,
+    pub right: bool,
+}
+
+impl FieldOutcome {
+    /// Returned with confidence ≥ [`CONFIDENT`] and no warning naming it: the operator is not
+    /// asked to check it.
+    pub fn confident(&self) -> bool {
+        self.confidence >= CONFIDENT && !self.warned
+    }
 }
 
 /// How the reader is run on each card.
@@ -138,11 +153,15 @@ pub fn score_one(
                     code.contains(key) || (key.starts_with("birth") && code.contains("birth"))
                 })
             };
-            let confident: Vec<(&'static str, bool)> = truth
+            let fields = truth
                 .iter()
                 .zip(got.iter())
-                .filter(|(_, (k, g))| g.confidence >= CONFIDENT && !warned(k))
-                .map(|((k, t), (_, g))| (*k, g.value == *t))
+                .map(|((k, t), (_, g))| FieldOutcome {
+                    key: k,
+                    confidence: g.confidence,
+                    warned: warned(k),
+                    right: g.value == *t,
+                })
                 .collect();
             let nik = &scan.reading.fields.nik;
             let nik_warned = scan
@@ -169,12 +188,7 @@ pub fn score_one(
                         (k, read.join(" ") == printed(k))
                     })
                     .collect(),
-                confident_fields: confident.len(),
-                confident_wrong_fields: confident
-                    .iter()
-                    .filter(|(_, right)| !right)
-                    .map(|(k, _)| *k)
-                    .collect(),
+                fields,
                 elapsed_ms,
             }
         }
@@ -192,8 +206,7 @@ pub fn score_one(
                 .map(|(k, t)| (*k, t.chars().count(), t.chars().count()))
                 .collect(),
             lines: LINE_KEYS.iter().map(|&k| (k, false)).collect(),
-            confident_fields: 0,
-            confident_wrong_fields: Vec::new(),
+            fields: Vec::new(),
             elapsed_ms,
         },
     })
@@ -215,6 +228,11 @@ pub struct TierReport {
     /// and those of them that were wrong, by field.
     pub confident_fields: usize,
     pub confident_wrong_fields: Vec<(&'static str, usize)>,
+    /// Fields returned right but left for the operator to check (under [`CONFIDENT`] or warned),
+    /// over all read cards: the checks the confidences ask for in vain.
+    pub doubted_right_fields: usize,
+    /// All fields returned (17 per read card).
+    pub returned_fields: usize,
     /// Character error rate over the cards that were read, all fields together.
     pub cer_read: f64,
     /// Per field: character error rate over the cards that were read.
@@ -241,6 +259,7 @@ pub fn summarize(tier: Tier, results: &[CardResult]) -> TierReport {
             field_cer.push((*key, e as f64 / l.max(1) as f64));
         }
     }
+    let outcomes = || results.iter().flat_map(|r| r.fields.iter());
     let mut ms: Vec<f64> = results.iter().map(|r| r.elapsed_ms).collect();
     ms.sort_by(f64::total_cmp);
     let pct = |p: f64| {
@@ -259,17 +278,19 @@ pub fn summarize(tier: Tier, results: &[CardResult]) -> TierReport {
             .filter(|r| r.nik_confident && !r.nik_exact)
             .count(),
         confident: results.iter().filter(|r| r.nik_confident).count(),
-        confident_fields: results.iter().map(|r| r.confident_fields).sum(),
+        confident_fields: outcomes().filter(|f| f.confident()).count(),
         confident_wrong_fields: {
             let mut by: Vec<(&'static str, usize)> = Vec::new();
-            for k in results.iter().flat_map(|r| r.confident_wrong_fields.iter()) {
-                match by.iter_mut().find(|(f, _)| f == k) {
+            for f in outcomes().filter(|f| f.confident() && !f.right) {
+                match by.iter_mut().find(|(k, _)| *k == f.key) {
                     Some(e) => e.1 += 1,
-                    None => by.push((k, 1)),
+                    None => by.push((f.key, 1)),
                 }
             }
             by
         },
+        doubted_right_fields: outcomes().filter(|f| f.right && !f.confident()).count(),
+        returned_fields: outcomes().count(),
         cer_read: e_all as f64 / l_all.max(1) as f64,
         field_cer,
         line_exact: LINE_KEYS
@@ -314,8 +335,12 @@ impl std::fmt::Display for TierReport {
         let wrong: usize = self.confident_wrong_fields.iter().map(|(_, n)| n).sum();
         write!(
             f,
-            "  confident fields {} of which wrong {wrong} {:?}",
-            self.confident_fields, self.confident_wrong_fields
+            "  confident fields {} of which wrong {wrong} {:?}; right but doubted {} of {} returned ({:.1} per read card)",
+            self.confident_fields,
+            self.confident_wrong_fields,
+            self.doubted_right_fields,
+            self.returned_fields,
+            self.doubted_right_fields as f64 / (self.cards - self.refused).max(1) as f64
         )
     }
 }

@@ -409,6 +409,7 @@ impl KtpReader {
         let mut line_quality = Vec::with_capacity(boxes.len());
         let mut nik_options: Vec<(String, f32)> = Vec::new();
         let mut birth_options: Vec<(String, f32)> = Vec::new();
+        let mut greedy_conf: Vec<(&'static str, f32)> = Vec::with_capacity(boxes.len());
         for b in boxes {
             let crop = layout::cut(pyr, rect, b.rect, LINE_HEIGHT);
             lap(&mut timings.cut);
@@ -421,10 +422,12 @@ impl KtpReader {
             } else if b.key == "birth" {
                 birth_options = birth_date_alternatives(&decoded, &logits, charset);
             }
+            let confidence = line_confidence(b.key, &decoded, &logits, charset);
+            greedy_conf.push((b.key, decoded.confidence));
             lines.push(ReadLine {
                 key: b.key,
                 text: decoded.text,
-                confidence: decoded.confidence,
+                confidence,
                 char_confidences: decoded.char_confidences,
             });
         }
@@ -452,11 +455,13 @@ impl KtpReader {
         // makes the NIK agree with the printed birth date, sex and region is taken, with its own
         // (lower) confidence.
         if nik_disputed(&reading) {
+            // On the greedy product's scale, as the alternatives' own confidences are (the NIK
+            // line's confidence is its CTC probability: `POSTERIOR_LINES`).
             let line_conf = |key: &str| {
-                lines
+                greedy_conf
                     .iter()
-                    .find(|l| l.key == key)
-                    .map_or(1.0, |l| l.confidence.max(f32::MIN_POSITIVE))
+                    .find(|(k, _)| *k == key)
+                    .map_or(1.0, |(_, c)| c.max(f32::MIN_POSITIVE))
             };
             let mut tries: Vec<(&str, String, f32, f32)> = nik_options
                 .into_iter()
@@ -503,6 +508,31 @@ fn close_up_guesses(pyr: &Pyramid) -> Vec<crate::geom::Quad> {
 
 /// The longer side (px) of the pyramid level the print's skew is measured on.
 const SKEW_SIDE: u32 = 520;
+
+/// Lines whose confidence is the model's probability of the text as read (the CTC forward
+/// sum over every alignment, [`crate::ctc::log_likelihood`]) instead of the greedy product of
+/// characters and least-sure blanks: lines read against a fixed template (the NIK's sixteen
+/// digits, RT/RW's `ddd/ddd`) or checked against the region table (province, regency). The greedy
+/// product's blank factor is there to doubt a free-text line that may have dropped a half-seen
+/// letter; a template fixes the length and a table fixes the spelling, and on these lines the
+/// product doubted a right reading on about one card in three (`ktp-eval --dump`; BENCHMARKS.md).
+const POSTERIOR_LINES: [&str; 4] = ["nik", "rt_rw", "province", "regency"];
+
+/// A read line's confidence: see [`POSTERIOR_LINES`].
+fn line_confidence(
+    key: &str,
+    decoded: &crate::ctc::Decoded,
+    logits: &crate::recognizer::LineLogits,
+    charset: &crate::ctc::Charset,
+) -> f32 {
+    if !POSTERIOR_LINES.contains(&key) {
+        return decoded.confidence;
+    }
+    match crate::ctc::log_likelihood(&logits.logp, logits.t, logits.c, charset, &decoded.text) {
+        Ok(Some(l)) => l.exp() as f32,
+        _ => decoded.confidence,
+    }
+}
 
 /// What a field read on a close-up (no corners in the photo) keeps of its confidence: below the
 /// 0.9 at which a field counts as confident, so the operator looks at each.
@@ -997,6 +1027,39 @@ mod tests {
         let plain = spelled(&charset, "MALANG", None);
         let best = decode_line("birth", &plain, &charset).unwrap();
         assert!(birth_date_alternatives(&best, &plain, &charset).is_empty());
+    }
+
+    #[test]
+    fn a_template_line_is_as_sure_as_its_text_a_free_line_as_its_least_sure_blank() {
+        let charset = crate::ctc::Charset::ktp();
+        let c = charset.num_classes();
+        // "018/010" with every letter certain and each following blank frame a quarter the
+        // letter's trailing edge (a slightly blurred print): every alignment spells the text.
+        let text = "018/010";
+        let mut logp = Vec::new();
+        for ch in text.chars() {
+            let k = charset.class_of(ch).unwrap();
+            let mut letter = vec![(1e-6f32).ln(); c];
+            letter[k] = 0.0;
+            let mut edge = vec![(1e-6f32).ln(); c];
+            edge[crate::ctc::BLANK] = 0.75f32.ln();
+            edge[k] = 0.25f32.ln();
+            logp.extend(letter);
+            logp.extend(edge);
+        }
+        let logits = crate::recognizer::LineLogits {
+            t: logp.len() / c,
+            c,
+            logp,
+        };
+        let templated = decode_line("rt_rw", &logits, &charset).unwrap();
+        assert_eq!(templated.text, text);
+        let sure = line_confidence("rt_rw", &templated, &logits, &charset);
+        assert!(sure > 0.99, "{sure}");
+        // The same frames as a free-text line keep the greedy product: seven blanks at 0.75.
+        let free = decode_line("address", &logits, &charset).unwrap();
+        let doubted = line_confidence("address", &free, &logits, &charset);
+        assert!((doubted - 0.75f32.powi(7)).abs() < 0.01, "{doubted}");
     }
 
     #[test]

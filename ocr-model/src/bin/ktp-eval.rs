@@ -8,6 +8,7 @@
 //! Tiers: scan, photo, hard (the accuracy targets), unreadable (to be refused or flagged) and
 //! closeup (the card's corners outside the photo).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -55,6 +56,10 @@ struct Args {
     /// Print every card's reading as JSON (as `clinic-node ocr --json` does), with the truth.
     #[arg(long)]
     show: bool,
+    /// Write every returned field to this TSV file (tier, card, key, confidence, warned, right),
+    /// to study how well the confidences tell right readings from wrong ones.
+    #[arg(long)]
+    dump: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -70,6 +75,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let mut dump = match args.dump.as_deref().map(std::fs::File::create).transpose() {
+        Ok(f) => f.map(std::io::BufWriter::new),
+        Err(e) => {
+            eprintln!("ktp-eval: cannot create the dump file: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(out) = dump.as_mut()
+        && let Err(e) = writeln!(out, "tier\tcard\tkey\tconfidence\twarned\tright")
+    {
+        eprintln!("ktp-eval: cannot write the dump file: {e}");
+        return ExitCode::FAILURE;
+    }
     for tier in &args.tiers {
         let set = match FontSet::load(&fonts::default_font_dir(), args.fonts) {
             Ok(s) => s,
@@ -149,6 +167,25 @@ fn main() -> ExitCode {
                     serde_json::to_string(&sample.label.fields).unwrap_or_default(),
                     serde_json::to_string(&out).unwrap_or_default()
                 );
+            }
+        }
+        if let Some(out) = dump.as_mut() {
+            let written: std::io::Result<()> = results.iter().try_for_each(|r| {
+                r.fields.iter().try_for_each(|f| {
+                    writeln!(
+                        out,
+                        "{tier:?}\t{}\t{}\t{:.6}\t{}\t{}",
+                        r.index,
+                        f.key,
+                        f.confidence,
+                        u8::from(f.warned),
+                        u8::from(f.right)
+                    )
+                })
+            });
+            if let Err(e) = written.and_then(|()| out.flush()) {
+                eprintln!("ktp-eval: cannot write the dump file: {e}");
+                return ExitCode::FAILURE;
             }
         }
         let report = eval::summarize(*tier, &results);
