@@ -640,8 +640,9 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
         .collect();
     // A card laid out a little off (a close-up's guessed outline, an edge cut short) has its
     // colons off their column: the value columns move with them.
-    let shift = colon_shift(ink, &row_bands, &labelled);
-    let nik_x = [at::NIK_X[0] + shift, at::NIK_X[1]];
+    let colons = colon_shift(ink, &row_bands, &labelled);
+    let mid = |b: &Band| px_mm(b.y0 + b.y1) / 2.0;
+    let nik_x = [at::NIK_X[0] + colons.at(mid(&nik)), at::NIK_X[1]];
     let (nx0, nx1) = extent(ink, nik, nik_x, 3.0, false).ok_or(LayoutError::NoNik)?;
     let (ntop, nbottom) = vertical(ink, nik, nx0, nx1);
     out.push(LineBox {
@@ -664,7 +665,8 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
         } else {
             at::VALUE[1]
         };
-        let Some((x0, x1)) = extent(ink, *band, [at::VALUE[0] + shift, end], 2.5, false) else {
+        let start = value_start(ink, *band, colons.at(mid(band)));
+        let Some((x0, x1)) = extent(ink, *band, [start, end], 2.5, false) else {
             continue;
         };
         let (top, bottom) = vertical(ink, *band, x0, x1);
@@ -696,56 +698,153 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
     Ok(out)
 }
 
-/// How far (mm, + right) the colons before the values are from their column: the median over
-/// the labelled rows of the colon-like mark nearest the column (narrow, ink on both sides of an
-/// empty middle, each dot under half the line's height), when at least [`COLON_ROWS`] rows find
-/// one and most of those agree within [`COLON_AGREE_MM`] of the median; 0 when they do not, or
-/// when the colons are within [`COLON_SLACK_MM`] of their column (the columns leave that much).
-fn colon_shift(ink: &Ink, bands: &[Band], labelled: &[bool]) -> f32 {
+/// How far (mm, + right) the colons before the values are from their column, row by row: a line
+/// `shift(y)` fitted through the colon-like mark nearest the column on each labelled row (narrow,
+/// ink on both sides of an empty middle, each dot under half the line's height), when at least
+/// [`COLON_ROWS`] rows find one and most of them lie within [`COLON_AGREE_MM`] of the line. A
+/// card laid out from a wrong outline (a close-up whose edge is the photo's) is sheared as well as
+/// shifted: its colons drift by a millimetre or two from the first row to the last, which no one
+/// offset follows. Zero where the colons are within [`COLON_SLACK_MM`] of their column (the
+/// columns leave that much) or too few rows agree.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ColonShift {
+    /// Shift at `y_mid` (mm) and its change per millimetre down the card.
+    at_mid: f32,
+    slope: f32,
+    y_mid: f32,
+}
+
+impl ColonShift {
+    const NONE: ColonShift = ColonShift {
+        at_mid: 0.0,
+        slope: 0.0,
+        y_mid: 0.0,
+    };
+
+    /// The fitted offset (mm) of the colon on the row whose middle is `y` (mm).
+    fn line(&self, y: f32) -> f32 {
+        self.at_mid + self.slope * (y - self.y_mid)
+    }
+
+    /// The shift (mm) of the value columns on the row whose middle is `y` (mm).
+    fn at(&self, y: f32) -> f32 {
+        let s = self.line(y);
+        if s.abs() < COLON_SLACK_MM { 0.0 } else { s }
+    }
+}
+
+fn colon_shift(ink: &Ink, bands: &[Band], labelled: &[bool]) -> ColonShift {
     let (x0, x1) = (
         mm_px(at::COLON - COLON_REACH_MM),
         mm_px(at::COLON + COLON_REACH_MM),
     );
-    let mut found: Vec<f32> = Vec::new();
+    // (row middle, colon offset), mm.
+    let mut found: Vec<(f32, f32)> = Vec::new();
     for band in bands
         .iter()
         .zip(labelled)
         .filter(|(_, l)| **l)
         .map(|(b, _)| b)
     {
-        let cols = ink.cols(x0, x1, band.y0, band.y1);
-        let colon_like = |&(a, e): &(usize, usize)| {
+        let nearest = colon_marks(ink, *band, x0, x1)
+            .into_iter()
+            .map(|(a, e)| (a + e) as f32 / 2.0 / PX_PER_MM - at::COLON)
+            .min_by(|p, q| p.abs().total_cmp(&q.abs()));
+        found.extend(nearest.map(|x| (px_mm(band.y0 + band.y1) / 2.0, x)));
+    }
+    if found.len() < COLON_ROWS {
+        return ColonShift::NONE;
+    }
+    // A line through the colons, refitted without those far from it (a stray mark taken for a
+    // colon); a flat line (the plain offset) when the rows span too little height for a slope.
+    let fit = |pts: &[(f32, f32)]| -> ColonShift {
+        let n = pts.len() as f32;
+        let y_mid = pts.iter().map(|p| p.0).sum::<f32>() / n;
+        let at_mid = pts.iter().map(|p| p.1).sum::<f32>() / n;
+        let syy: f32 = pts.iter().map(|p| (p.0 - y_mid).powi(2)).sum();
+        let sxy: f32 = pts.iter().map(|p| (p.0 - y_mid) * (p.1 - at_mid)).sum();
+        let slope = if syy > 4.0 * n { sxy / syy } else { 0.0 };
+        ColonShift {
+            at_mid,
+            slope: slope.clamp(-MAX_COLON_SLOPE, MAX_COLON_SLOPE),
+            y_mid,
+        }
+    };
+    let mut offsets: Vec<f32> = found.iter().map(|p| p.1).collect();
+    offsets.sort_by(f32::total_cmp);
+    let median = offsets[offsets.len() / 2];
+    // Start from the rows near the median offset (within the drift a shear can make), then fit.
+    let near: Vec<(f32, f32)> = found
+        .iter()
+        .copied()
+        .filter(|p| (p.1 - median).abs() <= MAX_COLON_DRIFT_MM)
+        .collect();
+    if near.len() < COLON_ROWS {
+        return ColonShift::NONE;
+    }
+    let first = fit(&near);
+    let inliers: Vec<(f32, f32)> = near
+        .iter()
+        .copied()
+        .filter(|p| (p.1 - first.line(p.0)).abs() <= COLON_AGREE_MM)
+        .collect();
+    if inliers.len() < COLON_ROWS || inliers.len() * 2 <= found.len() {
+        return ColonShift::NONE;
+    }
+    fit(&inliers)
+}
+
+/// The largest drift (mm per mm down the card) of the colons a shear can make: a card outline
+/// off by a fifth of its height at one corner.
+const MAX_COLON_SLOPE: f32 = 0.1;
+/// How far (mm) from the median colon a row's colon may be and still be on the line.
+const MAX_COLON_DRIFT_MM: f32 = 2.0;
+
+/// The colon-like marks of a row between pixel columns `x0..x1`, as `[a, e)` in pixels of the
+/// card: narrow, with ink on both sides of an empty middle, each dot under half the line's height.
+fn colon_marks(ink: &Ink, band: Band, x0: usize, x1: usize) -> Vec<(usize, usize)> {
+    let cols = ink.cols(x0, x1, band.y0, band.y1);
+    runs(&cols, 1, 0, 1)
+        .into_iter()
+        .filter(|&(a, e)| {
             if a == 0 || e == cols.len() || px_mm(e - a) > COLON_MM {
                 return false;
             }
             let prof = ink.rows(x0 + a, x0 + e, band.y0, band.y1);
             let dots = runs(&prof, 1, 0, 1);
             dots.len() == 2 && dots.iter().all(|d| (d.1 - d.0) * 2 <= band.height())
-        };
-        let nearest = runs(&cols, 1, 0, 1)
-            .into_iter()
-            .filter(colon_like)
-            .map(|(a, e)| (x0 as f32 + (a + e) as f32 / 2.0) / PX_PER_MM - at::COLON)
-            .min_by(|p, q| p.abs().total_cmp(&q.abs()));
-        found.extend(nearest);
-    }
-    if found.len() < COLON_ROWS {
-        return 0.0;
-    }
-    found.sort_by(f32::total_cmp);
-    let median = found[found.len() / 2];
-    let agree = found
-        .iter()
-        .filter(|f| (*f - median).abs() <= COLON_AGREE_MM)
-        .count();
-    if agree < COLON_ROWS || agree * 2 <= found.len() || median.abs() < COLON_SLACK_MM {
-        return 0.0;
-    }
-    median
+        })
+        .map(|(a, e)| (x0 + a, x0 + e))
+        .collect()
 }
 
-/// How far (mm) either side of its column a colon is looked for.
-const COLON_REACH_MM: f32 = 3.0;
+/// Where a labelled row's value may start (mm): just right of the row's own colon, the one
+/// nearest where the colons are (`at::COLON + shift`), when the row shows one within
+/// [`COLON_ANCHOR_MM`]; else the value column's left edge. A card laid out a little too large or
+/// too small (a close-up cut on a side) has its values off their column by up to a letter, and
+/// the column then cut off a name's first letter or took in the colon; the colon is where the
+/// print says the value begins.
+fn value_start(ink: &Ink, band: Band, shift: f32) -> f32 {
+    let near = at::COLON + shift;
+    let (x0, x1) = (mm_px(near - COLON_ANCHOR_MM), mm_px(near + COLON_ANCHOR_MM));
+    colon_marks(ink, band, x0, x1)
+        .into_iter()
+        .min_by(|p, q| {
+            let d = |m: &(usize, usize)| ((m.0 + m.1) as f32 / 2.0 / PX_PER_MM - near).abs();
+            d(p).total_cmp(&d(q))
+        })
+        .map_or(at::VALUE[0] + shift, |(_, e)| px_mm(e) + COLON_GAP_MM)
+}
+
+/// How far (mm) either side of where the colons are a row's own colon is looked for.
+const COLON_ANCHOR_MM: f32 = 2.0;
+/// Space (mm) left after a row's colon before its value is looked for.
+const COLON_GAP_MM: f32 = 0.25;
+
+/// How far (mm) either side of its column a colon is looked for: a card cut by the photo's edge
+/// on one side and laid out from that edge is stretched, its colons up to 4 mm off (3 mm until
+/// 2026-12-03: close-up NIKs 94.3 -> 97.0 %, names 93.7 -> 96.0 %).
+const COLON_REACH_MM: f32 = 4.5;
 /// Rows that must find their colon where the others do.
 const COLON_ROWS: usize = 4;
 /// How close (mm) to the median colon the others must be.
@@ -1090,9 +1189,9 @@ mod tests {
         assert_eq!(nik_blur_mm(&flat), f32::INFINITY);
     }
 
-    /// A card of `rows` labelled rows at 8 px/mm: label and value letters as 2-px strokes, and the
-    /// colon (two 3-px dots) `colon_at` mm right of its column, on the rows `with_colon` says.
-    fn rows_with_colons(colon_at: f32, with_colon: &[bool]) -> (Ink, Vec<Band>) {
+    /// A card of labelled rows at 8 px/mm: label and value letters as 2-px strokes, and the
+    /// colon (two 3-px dots) `colon_at(row)` mm right of its column, on the rows `with_colon` says.
+    fn rows_with_colons(colon_at: &dyn Fn(usize) -> f32, with_colon: &[bool]) -> (Ink, Vec<Band>) {
         let mut img = GrayImage::from_pixel(685, 432, image::Luma([210]));
         let mut bands = Vec::new();
         let mut ink_at = |x0: usize, x1: usize, y0: usize, y1: usize| {
@@ -1105,11 +1204,11 @@ mod tests {
         for (i, &colon) in with_colon.iter().enumerate() {
             let top = mm_px(16.0 + 2.4 * i as f32);
             let strokes = |from: f32, to: f32| (mm_px(from)..mm_px(to)).step_by(5);
-            for x in strokes(4.0, 12.0).chain(strokes(25.2 + colon_at, 40.0)) {
+            for x in strokes(4.0, 12.0).chain(strokes(25.2 + colon_at(i), 40.0)) {
                 ink_at(x, x + 2, top, top + 12);
             }
             if colon {
-                let x = mm_px(at::COLON + colon_at) - 1;
+                let x = mm_px(at::COLON + colon_at(i)) - 1;
                 ink_at(x, x + 3, top + 2, top + 5);
                 ink_at(x, x + 3, top + 8, top + 11);
             }
@@ -1121,12 +1220,17 @@ mod tests {
         (Ink::new(&img), bands)
     }
 
+    fn mid(b: &Band) -> f32 {
+        px_mm(b.y0 + b.y1) / 2.0
+    }
+
     #[test]
     fn the_value_columns_follow_the_colons() {
         let all = [true; 8];
+        // The shift on the middle row.
         let shift = |at: f32, with: &[bool]| {
-            let (ink, bands) = rows_with_colons(at, with);
-            colon_shift(&ink, &bands, &vec![true; with.len()])
+            let (ink, bands) = rows_with_colons(&|_| at, with);
+            colon_shift(&ink, &bands, &vec![true; with.len()]).at(mid(&bands[4]))
         };
         assert_eq!(shift(0.0, &all), 0.0);
         // Within the columns' slack: left where they are.
@@ -1139,6 +1243,35 @@ mod tests {
         // Too few rows with a colon to trust.
         let s = shift(-1.6, &[true, false, true, false, false, true, false, false]);
         assert_eq!(s, 0.0);
+    }
+
+    #[test]
+    fn a_sheared_card_s_values_start_at_each_row_s_own_colon() {
+        // A close-up laid out from the photo's edge: the colons drift from 1.8 mm left of their
+        // column on the first row to 0.6 mm on the eighth, more than any one offset follows.
+        let drift = |i: usize| -1.8 + 1.2 * i as f32 / 7.0;
+        let (ink, bands) = rows_with_colons(&drift, &[true; 8]);
+        let colons = colon_shift(&ink, &bands, &[true; 8]);
+        for (i, band) in bands.iter().enumerate() {
+            let s = colons.at(mid(band));
+            assert!((s - drift(i)).abs() < 0.15, "row {i}: {s} for {}", drift(i));
+            // The value is looked for just after the row's own colon (its right edge is 1.5 px
+            // right of its place), before the value's first stroke 1.6 mm on.
+            let start = value_start(&ink, *band, s);
+            let colon_end = at::COLON + drift(i) + 1.5 / PX_PER_MM;
+            assert!(
+                start > colon_end && start < colon_end + 0.5,
+                "row {i}: value from {start} mm, colon ends at {colon_end}"
+            );
+        }
+        // Without a colon on a row, the value column (shifted) stands.
+        let (ink, bands) = rows_with_colons(
+            &|_| -1.6,
+            &[true, true, true, true, false, true, true, true],
+        );
+        let colons = colon_shift(&ink, &bands, &[true; 8]);
+        let s = colons.at(mid(&bands[4]));
+        assert!((value_start(&ink, bands[4], s) - (at::VALUE[0] + s)).abs() < 1e-4);
     }
 
     #[test]
