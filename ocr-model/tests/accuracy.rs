@@ -101,6 +101,14 @@ fn held_out_accuracy_meets_the_floors_in_every_tier() {
                 floor.tier, r.name_exact, floor.name_exact
             ));
         }
+        // A name is returned sure on its CTC probability (`reader::POSTERIOR_LINES`): never a
+        // wrong one.
+        if let Some((_, n)) = r.confident_wrong_fields.iter().find(|(k, _)| *k == "name") {
+            failures.push(format!(
+                "{:?}: {n} wrong names returned at >= 0.9 without a warning",
+                floor.tier
+            ));
+        }
         let confident_share = r.confident as f64 / r.cards as f64;
         if confident_share < floor.confident_nik {
             failures.push(format!(
