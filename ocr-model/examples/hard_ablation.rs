@@ -85,6 +85,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     let opts = eval::Options {
         given_corners: std::env::var_os("GIVEN").is_some(),
+        ..eval::Options::default()
     };
     let list = std::env::var_os("LIST").is_some();
     for (name, params) in variants {

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! ktp-eval [--count 300] [--seed 2] [--tiers scan,photo,hard] [--threads 1] [--model DIR] [--misses]
-//!          [--lines] [--given-corners] [--timings]
+//!          [--lines] [--given-corners] [--timings] [--resize 4000] [--dump FILE]
 //! ```
 //! Tiers: scan, photo, hard (the accuracy targets), unreadable (to be refused or flagged) and
 //! closeup (the card's corners outside the photo).
@@ -50,6 +50,10 @@ struct Args {
     /// Give the reader each card's true corners (skips the card finder, to score the rest alone).
     #[arg(long)]
     given_corners: bool,
+    /// Resample every photo to this long side (pixels; 4000 for a 12-megapixel phone photo) and
+    /// save it as a JPEG of quality 92 before reading it.
+    #[arg(long)]
+    resize: Option<u32>,
     /// Print, per printed line, the share of cards on which it was read exactly.
     #[arg(long)]
     lines: bool,
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         let renderer = Renderer::new(set, *tier, args.seed);
         let options = eval::Options {
             given_corners: args.given_corners,
+            resize_long: args.resize,
         };
         let results = match eval::run_with(
             &reader,
@@ -206,7 +211,11 @@ fn main() -> ExitCode {
                 let Ok(sample) = renderer.render(i) else {
                     continue;
                 };
-                let Ok((bytes, _)) = sample.file_bytes() else {
+                let bytes = match args.resize {
+                    Some(long) => sample.resized_jpeg(long).map(|(b, _)| b),
+                    None => sample.file_bytes().map(|(b, _)| b),
+                };
+                let Ok(bytes) = bytes else {
                     continue;
                 };
                 let t = std::time::Instant::now();

@@ -246,6 +246,21 @@ impl Sample {
         Ok((out, "png"))
     }
 
+    /// The photo as a phone of a higher resolution would save it: resampled (Catmull-Rom) so its
+    /// long side is `long_side` pixels and saved as a JPEG of quality 92; with the factor applied.
+    /// For checking that nothing in the reader depends on the photo's pixel size.
+    pub fn resized_jpeg(&self, long_side: u32) -> Result<(Vec<u8>, f32), SynthError> {
+        let (bytes, _) = self.file_bytes()?;
+        let img = image::load_from_memory(&bytes)?.to_rgb8();
+        let f = long_side as f32 / img.width().max(img.height()) as f32;
+        let (w, h) = (
+            ((img.width() as f32 * f).round() as u32).max(1),
+            ((img.height() as f32 * f).round() as u32).max(1),
+        );
+        let big = image::imageops::resize(&img, w, h, image::imageops::FilterType::CatmullRom);
+        Ok((degrade::jpeg_encode(&big, 92)?, f))
+    }
+
     /// A straightened grey crop of line `i` at `height` pixels, width in proportion. Each corner of
     /// the box moves by up to `jitter` times the line height (drawn from `rng`), independently, so
     /// crops are slightly shifted, scaled and tilted the way an imperfect card and line finder cuts
