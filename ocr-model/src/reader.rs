@@ -517,13 +517,14 @@ const SKEW_SIDE: u32 = 520;
 /// it doubted a right NIK on a quarter of clean scans and a right name on nine in ten.
 /// - NIK, RT/RW: read against a fixed template, which fixes the length.
 /// - Province, regency: checked against the region table and the NIK's region code.
-/// - Name: measured, not argued. With the probability, and a card whose layout is doubted held
-///   under 0.9 ([`doubt_layout`]), no wrong name was returned at 0.9 or more on 2 x 1,200
-///   held-out cards (seeds 2 and 4, every tier), against 284 of 300 right names on scans now
-///   sure (27 before). The other free-text lines (address, village, birth place) let wrong
-///   readings through this way (a wrapped line the layout missed, a village snapped to the
-///   wrong entry): they keep the product. `ktp-eval --dump`; BENCHMARKS.md.
-const POSTERIOR_LINES: [&str; 5] = ["nik", "rt_rw", "province", "regency", "name"];
+/// - Name, birth place and date: measured, not argued. With the probability, and a card whose
+///   layout is doubted held under 0.9 ([`doubt_layout`]), no wrong name, birth place or birth
+///   date was returned at 0.9 or more on 2 x 1,200 held-out cards (seeds 2 and 4, every tier),
+///   against 284 of 300 right names on scans now sure (27 before) and 288 birth places (92).
+///   The other free-text lines (address, village) let wrong readings through this way (a
+///   wrapped line the layout missed, a village snapped to the wrong entry): they keep the
+///   product. `ktp-eval --dump`; BENCHMARKS.md.
+const POSTERIOR_LINES: [&str; 6] = ["nik", "rt_rw", "province", "regency", "name", "birth"];
 
 /// A read line's confidence: see [`POSTERIOR_LINES`].
 fn line_confidence(
