@@ -557,17 +557,28 @@ const DOUBTFUL_WARNINGS: usize = 5;
 /// Missing fields from which a card's layout is doubted, and the most any field of it keeps.
 const DOUBTED_LAYOUT_MISSING: usize = 2;
 const DOUBTED_LAYOUT_TRUST: f32 = 0.5;
+/// Missing fields and closed-vocabulary values matching none of their words from which a card's
+/// layout is doubted: rows keyed one off (RT/RW's line taken for the village's, the marital
+/// status for the religion) leave three or more.
+const DOUBTED_LAYOUT_ODD: usize = 3;
 
-/// A reading that misses fields was laid out from a wrong outline, or the photo cut the card: a
-/// line read clearly there may still be the wrong part of the card (a name without its first
-/// letter, read with a CTC probability of 0.99), so nothing on it is returned as sure.
+/// A reading that misses fields was laid out from a wrong outline, or the photo cut the card, and
+/// one whose closed-vocabulary values match none of their words besides had its rows keyed one
+/// off: a line read clearly there may still be the wrong part of the card (a name without its
+/// first letter, an RT/RW returned as the village, each read with a CTC probability of 0.95 or
+/// more), so nothing on it is returned as sure.
 fn doubt_layout(reading: &mut KtpReading) {
     let missing = reading
         .warnings
         .iter()
         .filter(|w| matches!(w, Warning::Missing(_)))
         .count();
-    if missing >= DOUBTED_LAYOUT_MISSING {
+    let unknown = reading
+        .warnings
+        .iter()
+        .filter(|w| matches!(w, Warning::UnknownValue(_)))
+        .count();
+    if missing >= DOUBTED_LAYOUT_MISSING || missing + unknown >= DOUBTED_LAYOUT_ODD {
         for f in reading.fields.fields_mut() {
             f.confidence = f.confidence.min(DOUBTED_LAYOUT_TRUST);
         }
@@ -1091,7 +1102,7 @@ mod tests {
     }
 
     #[test]
-    fn a_card_missing_two_fields_returns_nothing_as_sure() {
+    fn a_card_missing_fields_or_with_rows_keyed_off_returns_nothing_as_sure() {
         let lines = [
             ("province", "JAWA TIMUR"),
             ("regency", "KABUPATEN MALANG"),
@@ -1131,6 +1142,27 @@ mod tests {
             two.fields
         );
         assert_eq!(two.fields.name.value, "BUDI SANTOSO");
+        // Rows keyed one off: RT/RW missing, and the lines below it under the wrong labels (the
+        // marital status read as the religion, the occupation as the marital status).
+        let shifted: Vec<(&str, RawLine)> = lines
+            .iter()
+            .filter(|(k, _)| *k != "rt_rw")
+            .map(|(k, t)| {
+                let t = match *k {
+                    "religion" => "KAWIN",
+                    "marital_status" => "PETANI",
+                    _ => t,
+                };
+                (*k, RawLine::new(t, 0.99))
+            })
+            .collect();
+        let mut r = fields::read_fields(shifted.iter().map(|(k, l)| (*k, l)));
+        doubt_layout(&mut r);
+        assert!(
+            r.fields.pairs().iter().all(|(_, f)| f.confidence <= 0.5),
+            "{:?}",
+            r.warnings
+        );
     }
 
     #[test]
