@@ -862,8 +862,8 @@ const PITCH_MM: [f32; 2] = [2.0, 2.8];
 
 /// The key of each row band (tops in millimetres, whether the label column has ink), from its
 /// place on the row grid: the first labelled row is Nama, the pitch is the median step between
-/// neighbouring labelled rows, and a band one pitch below Alamat without a label is the address's
-/// second line, which moves every later row down one step. A row whose label or value was lost
+/// neighbouring labelled rows, and bands right below Alamat without a label are the address's
+/// further lines (one or two), each of which moves every later row down one step. A row whose label or value was lost
 /// (glare, a thumb) then costs only that row, not every row after it. Too few rows to measure a
 /// pitch: the labelled rows in order.
 fn keys_by_position(tops: &[f32], labelled: &[bool]) -> Vec<Option<&'static str>> {
@@ -893,23 +893,30 @@ fn keys_by_position(tops: &[f32], labelled: &[bool]) -> Vec<Option<&'static str>
             .collect();
     };
     let slot = |t: f32| ((t - first) / pitch).round() as i64;
+    // The address's further lines. Its second: an unlabelled band on the slot right after
+    // Alamat's, or the last row pushed one slot past the grid (the wrapped line itself not
+    // found). A third (a long address now and then): an unlabelled band on the next slot too, and
+    // the last row two slots past the grid; on a dark, noisy photo a stray band is likelier than
+    // a third line, and taking one would key every row below it one off.
     const WRAP_SLOT: i64 = 4;
-    let wrapped = tops
-        .iter()
-        .zip(labelled)
-        .any(|(t, l)| !l && slot(*t) == WRAP_SLOT)
-        || lab.iter().any(|t| slot(*t) == ROW_KEYS.len() as i64);
+    let unlabelled_at = |s: i64| tops.iter().zip(labelled).any(|(t, l)| !l && slot(*t) == s);
+    let labelled_at = |s: i64| lab.iter().any(|t| slot(*t) == s);
+    let past = ROW_KEYS.len() as i64;
+    let second = unlabelled_at(WRAP_SLOT) || labelled_at(past);
+    let third = second && unlabelled_at(WRAP_SLOT + 1) && labelled_at(past + 1);
+    let wraps = i64::from(second) + i64::from(third);
     let mut taken = [false; ROW_KEYS.len() + 1];
     tops.iter()
         .zip(labelled)
         .map(|(&t, &l)| {
             let s = slot(t);
-            let key_slot = match (l, wrapped) {
-                (false, true) if s == WRAP_SLOT => return Some("address"),
-                (false, _) => return None,
-                (true, true) if s == WRAP_SLOT => return None,
-                (true, true) if s > WRAP_SLOT => s - 1,
-                (true, _) => s,
+            let in_wrap = (WRAP_SLOT..WRAP_SLOT + wraps).contains(&s);
+            let key_slot = match (l, in_wrap) {
+                (false, true) => return Some("address"),
+                (false, false) => return None,
+                (true, true) => return None,
+                (true, false) if s >= WRAP_SLOT + wraps => s - wraps,
+                (true, false) => s,
             };
             let k = usize::try_from(key_slot)
                 .ok()
@@ -1172,6 +1179,26 @@ mod tests {
         let keys = keys_by_position(&tops, &[true; 12]);
         assert_eq!(keys[4], Some("rt_rw"));
         assert_eq!(keys[11], Some("valid_until"));
+        // An address of three lines: both unlabelled lines are the address's, every row below
+        // moves down two steps.
+        let tops = grid(&[0., 1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11., 12., 13.]);
+        let mut labelled = [true; 14];
+        labelled[4] = false;
+        labelled[5] = false;
+        let keys = keys_by_position(&tops, &labelled);
+        assert_eq!(&keys[3..6], &[Some("address"); 3]);
+        assert_eq!(keys[6], Some("rt_rw"));
+        assert_eq!(keys[13], Some("valid_until"));
+        // A stray unlabelled band two slots below Alamat while the last row is where one wrapped
+        // line puts it: not a third line, the rows below keep their keys.
+        let tops = grid(&[0., 1., 2., 3., 4., 5., 5.45, 6., 7., 8., 9., 10., 11., 12.]);
+        let mut labelled = [true; 14];
+        labelled[4] = false;
+        labelled[6] = false;
+        let keys = keys_by_position(&tops, &labelled);
+        assert_eq!(keys[5], Some("rt_rw"));
+        assert_eq!(keys[6], None);
+        assert_eq!(keys[13], Some("valid_until"));
         // One row: no pitch, the labelled rows in order.
         assert_eq!(keys_by_position(&[20.0], &[true]), vec![Some("name")]);
     }
