@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::fields::edit_distance;
 use crate::reader::{KtpReader, ScanError};
-use crate::synth::{Renderer, SynthError, Tier};
+use crate::synth::{Renderer, Sample, SynthError, Tier};
 
 /// A NIK at or above this confidence, with no NIK warning, is "confident".
 pub const CONFIDENT: f32 = 0.9;
@@ -62,6 +62,16 @@ pub struct Options {
     /// Resample each photo to this long side (pixels) and save it as a phone would (JPEG 92)
     /// before reading it: a 12-megapixel phone photo is 4000 pixels long.
     pub resize_long: Option<u32>,
+}
+
+impl Options {
+    /// The photo file the reader is given for `sample`, and the factor its pixels were scaled by.
+    pub fn photo(&self, sample: &Sample) -> Result<(Vec<u8>, f32), SynthError> {
+        match self.resize_long {
+            Some(long) => sample.resized_jpeg(long),
+            None => Ok((sample.file_bytes()?.0, 1.0)),
+        }
+    }
 }
 
 /// Renders cards `start..start + count` of `renderer` and reads each file's bytes, on `threads`
@@ -121,10 +131,7 @@ pub fn score_one(
     options: Options,
 ) -> Result<CardResult, SynthError> {
     let sample = renderer.render(index)?;
-    let (bytes, scale) = match options.resize_long {
-        Some(long) => sample.resized_jpeg(long)?,
-        None => (sample.file_bytes()?.0, 1.0),
-    };
+    let (bytes, scale) = options.photo(&sample)?;
     let corners = sample.label.corners.map(|p| p.map(|v| v * scale));
     let truth = sample.label.fields.pairs();
     let t0 = Instant::now();

@@ -1158,16 +1158,18 @@ mod tests {
     #[test]
     fn rows_are_keyed_by_their_place_on_the_grid() {
         let grid = |slots: &[f32]| -> Vec<f32> { slots.iter().map(|s| 16.0 + 2.37 * s).collect() };
+        // The keys of rows at `tops`, every one labelled but those `unlabelled` names.
+        let keyed = |tops: &[f32], unlabelled: &[usize]| {
+            let labelled: Vec<bool> = (0..tops.len()).map(|i| !unlabelled.contains(&i)).collect();
+            keys_by_position(tops, &labelled)
+        };
         // All twelve rows, one line of address.
         let tops = grid(&[0., 1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11.]);
         let keys = keys_by_position(&tops, &[true; 12]);
         assert_eq!(keys, ROW_KEYS.map(Some).to_vec());
         // A wrapped address; Agama's label lost to glare: only that row goes.
         let tops = grid(&[0., 1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11., 12.]);
-        let mut labelled = [true; 13];
-        labelled[4] = false;
-        labelled[8] = false;
-        let keys = keys_by_position(&tops, &labelled);
+        let keys = keyed(&tops, &[4, 8]);
         assert_eq!(keys[3], Some("address"));
         assert_eq!(keys[4], Some("address"));
         assert_eq!(keys[5], Some("rt_rw"));
@@ -1182,20 +1184,14 @@ mod tests {
         // An address of three lines: both unlabelled lines are the address's, every row below
         // moves down two steps.
         let tops = grid(&[0., 1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11., 12., 13.]);
-        let mut labelled = [true; 14];
-        labelled[4] = false;
-        labelled[5] = false;
-        let keys = keys_by_position(&tops, &labelled);
+        let keys = keyed(&tops, &[4, 5]);
         assert_eq!(&keys[3..6], &[Some("address"); 3]);
         assert_eq!(keys[6], Some("rt_rw"));
         assert_eq!(keys[13], Some("valid_until"));
         // A stray unlabelled band two slots below Alamat while the last row is where one wrapped
         // line puts it: not a third line, the rows below keep their keys.
         let tops = grid(&[0., 1., 2., 3., 4., 5., 5.45, 6., 7., 8., 9., 10., 11., 12.]);
-        let mut labelled = [true; 14];
-        labelled[4] = false;
-        labelled[6] = false;
-        let keys = keys_by_position(&tops, &labelled);
+        let keys = keyed(&tops, &[4, 6]);
         assert_eq!(keys[5], Some("rt_rw"));
         assert_eq!(keys[6], None);
         assert_eq!(keys[13], Some("valid_until"));

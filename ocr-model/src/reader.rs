@@ -407,9 +407,9 @@ impl KtpReader {
         let charset = self.recognizer.charset();
         let mut lines = Vec::with_capacity(boxes.len());
         let mut line_quality = Vec::with_capacity(boxes.len());
-        let mut nik_options: Vec<(String, f32)> = Vec::new();
-        let mut birth_options: Vec<(String, f32)> = Vec::new();
-        let mut greedy_conf: Vec<(&'static str, f32)> = Vec::with_capacity(boxes.len());
+        // Other readings of the NIK and the birth line: (line key, text, confidence, confidence
+        // over the one read, on the greedy product's scale as the alternatives' own are).
+        let mut tries: Vec<(&str, String, f32, f32)> = Vec::new();
         for b in boxes {
             let crop = layout::cut(pyr, rect, b.rect, LINE_HEIGHT);
             lap(&mut timings.cut);
@@ -417,13 +417,14 @@ impl KtpReader {
             lap(&mut timings.recognize);
             line_quality.push(logits.mean_best_logp());
             let decoded = decode_line(b.key, &logits, charset).map_err(RecognizerError::from)?;
-            if b.key == "nik" {
-                nik_options = nik_alternatives(&decoded, &logits, charset);
-            } else if b.key == "birth" {
-                birth_options = birth_date_alternatives(&decoded, &logits, charset);
-            }
+            let options = match b.key {
+                "nik" => nik_alternatives(&decoded, &logits, charset),
+                "birth" => birth_date_alternatives(&decoded, &logits, charset),
+                _ => Vec::new(),
+            };
+            let read = decoded.confidence.max(f32::MIN_POSITIVE);
+            tries.extend(options.into_iter().map(|(t, c)| (b.key, t, c, c / read)));
             let confidence = line_confidence(b.key, &decoded, &logits, charset);
-            greedy_conf.push((b.key, decoded.confidence));
             lines.push(ReadLine {
                 key: b.key,
                 text: decoded.text,
@@ -455,23 +456,6 @@ impl KtpReader {
         // makes the NIK agree with the printed birth date, sex and region is taken, with its own
         // (lower) confidence.
         if nik_disputed(&reading) {
-            // On the greedy product's scale, as the alternatives' own confidences are (the NIK
-            // line's confidence is its CTC probability: `POSTERIOR_LINES`).
-            let line_conf = |key: &str| {
-                greedy_conf
-                    .iter()
-                    .find(|(k, _)| *k == key)
-                    .map_or(1.0, |(_, c)| c.max(f32::MIN_POSITIVE))
-            };
-            let mut tries: Vec<(&str, String, f32, f32)> = nik_options
-                .into_iter()
-                .map(|(t, c)| ("nik", t, c, c / line_conf("nik")))
-                .chain(
-                    birth_options
-                        .into_iter()
-                        .map(|(t, c)| ("birth", t, c, c / line_conf("birth"))),
-                )
-                .collect();
             tries.sort_by(|a, b| b.3.total_cmp(&a.3));
             for (key, text, confidence, _) in tries {
                 let Some(i) = raw_lines.iter().position(|(k, _)| *k == key) else {
@@ -1121,48 +1105,36 @@ mod tests {
             ("nationality", "WNI"),
             ("valid_until", "SEUMUR HIDUP"),
         ];
-        let read = |skip: &[&str]| {
+        // The lines but `skip`, with `swap`'s texts in place of theirs, read and doubted.
+        let read = |skip: &[&str], swap: &[(&str, &str)]| {
             let raw: Vec<(&str, RawLine)> = lines
                 .iter()
                 .filter(|(k, _)| !skip.contains(k))
-                .map(|(k, t)| (*k, RawLine::new(*t, 0.99)))
+                .map(|(k, t)| {
+                    let t = swap.iter().find(|(s, _)| s == k).map_or(*t, |(_, t)| *t);
+                    (*k, RawLine::new(t, 0.99))
+                })
                 .collect();
             let mut r = fields::read_fields(raw.iter().map(|(k, l)| (*k, l)));
             doubt_layout(&mut r);
             r
         };
+        let nothing_sure =
+            |r: &KtpReading| r.fields.pairs().iter().all(|(_, f)| f.confidence <= 0.5);
         // One field missing: the others keep their confidence.
-        let one = read(&["religion"]);
+        let one = read(&["religion"], &[]);
         assert!(one.fields.name.confidence > 0.9, "{:?}", one.fields.name);
         // Two missing: the layout is doubted, nothing is sure.
-        let two = read(&["religion", "nationality"]);
-        assert!(
-            two.fields.pairs().iter().all(|(_, f)| f.confidence <= 0.5),
-            "{:?}",
-            two.fields
-        );
+        let two = read(&["religion", "nationality"], &[]);
+        assert!(nothing_sure(&two), "{:?}", two.fields);
         assert_eq!(two.fields.name.value, "BUDI SANTOSO");
         // Rows keyed one off: RT/RW missing, and the lines below it under the wrong labels (the
         // marital status read as the religion, the occupation as the marital status).
-        let shifted: Vec<(&str, RawLine)> = lines
-            .iter()
-            .filter(|(k, _)| *k != "rt_rw")
-            .map(|(k, t)| {
-                let t = match *k {
-                    "religion" => "KAWIN",
-                    "marital_status" => "PETANI",
-                    _ => t,
-                };
-                (*k, RawLine::new(t, 0.99))
-            })
-            .collect();
-        let mut r = fields::read_fields(shifted.iter().map(|(k, l)| (*k, l)));
-        doubt_layout(&mut r);
-        assert!(
-            r.fields.pairs().iter().all(|(_, f)| f.confidence <= 0.5),
-            "{:?}",
-            r.warnings
+        let shifted = read(
+            &["rt_rw"],
+            &[("religion", "KAWIN"), ("marital_status", "PETANI")],
         );
+        assert!(nothing_sure(&shifted), "{:?}", shifted.warnings);
     }
 
     #[test]

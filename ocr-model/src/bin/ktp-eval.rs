@@ -124,7 +124,7 @@ fn main() -> ExitCode {
                 let sample = renderer.render(r.index).ok();
                 let scan = sample
                     .as_ref()
-                    .and_then(|s| s.file_bytes().ok())
+                    .and_then(|s| options.photo(s).ok())
                     .map(|(b, _)| reader.read_bytes(&b));
                 let truth = sample.as_ref().map(|s| s.label.fields.clone());
                 match (scan, truth) {
@@ -162,7 +162,7 @@ fn main() -> ExitCode {
                 let Ok(sample) = renderer.render(r.index) else {
                     continue;
                 };
-                let Ok((bytes, _)) = sample.file_bytes() else {
+                let Ok((bytes, _)) = options.photo(&sample) else {
                     continue;
                 };
                 let out = ocr_model::reader::ScanOutput::read(&reader, None, &bytes);
@@ -211,11 +211,7 @@ fn main() -> ExitCode {
                 let Ok(sample) = renderer.render(i) else {
                     continue;
                 };
-                let bytes = match args.resize {
-                    Some(long) => sample.resized_jpeg(long).map(|(b, _)| b),
-                    None => sample.file_bytes().map(|(b, _)| b),
-                };
-                let Ok(bytes) = bytes else {
+                let Ok((bytes, _)) = options.photo(&sample) else {
                     continue;
                 };
                 let t = std::time::Instant::now();
