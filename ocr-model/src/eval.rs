@@ -247,6 +247,8 @@ pub struct TierReport {
     pub doubted_right_fields: usize,
     /// All fields returned (17 per read card).
     pub returned_fields: usize,
+    /// Per field, over all cards: returned right, and returned confidently (right or not).
+    pub field_tally: Vec<(&'static str, usize, usize)>,
     /// Character error rate over the cards that were read, all fields together.
     pub cer_read: f64,
     /// Per field: character error rate over the cards that were read.
@@ -305,6 +307,21 @@ pub fn summarize(tier: Tier, results: &[CardResult]) -> TierReport {
         },
         doubted_right_fields: outcomes().filter(|f| f.right && !f.confident()).count(),
         returned_fields: outcomes().count(),
+        field_tally: {
+            let mut by: Vec<(&'static str, usize, usize)> = Vec::new();
+            for f in outcomes() {
+                let i = match by.iter().position(|(k, _, _)| *k == f.key) {
+                    Some(i) => i,
+                    None => {
+                        by.push((f.key, 0, 0));
+                        by.len() - 1
+                    }
+                };
+                by[i].1 += usize::from(f.right);
+                by[i].2 += usize::from(f.confident());
+            }
+            by
+        },
         cer_read: e_all as f64 / l_all.max(1) as f64,
         field_cer,
         line_exact: LINE_KEYS
@@ -346,6 +363,12 @@ impl std::fmt::Display for TierReport {
             .map(|(k, c)| format!("{k} {:.1}", 100.0 * c))
             .collect();
         writeln!(f, "  CER % per field: {}", per.join(", "))?;
+        let tally: Vec<String> = self
+            .field_tally
+            .iter()
+            .map(|(k, right, sure)| format!("{k} {right}/{sure}"))
+            .collect();
+        writeln!(f, "  right/sure per field: {}", tally.join(", "))?;
         let wrong: usize = self.confident_wrong_fields.iter().map(|(_, n)| n).sum();
         write!(
             f,

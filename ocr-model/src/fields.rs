@@ -21,8 +21,9 @@
 //! province or regency the NIK names: a quarter. Whole lists (all provinces, all regencies when the
 //! NIK disagrees or is unreadable, birth places against regency names): a sixth. In every case the
 //! closest value must be unique, or nothing is snapped. Free text (names, villages, addresses) is
-//! never snapped; in words holding a letter, look-alike digits become letters (not in addresses,
-//! where house numbers mix both).
+//! never snapped here; in words holding a letter, look-alike digits become letters (not in
+//! addresses, where house numbers mix both). The village is chosen among the printed district's
+//! villages afterwards, by the reader, from the line's probabilities ([`KtpReading::district_code`]).
 
 use crdt_schema::nik::{Nik, Sex};
 use crdt_schema::patient::vocab;
@@ -258,6 +259,11 @@ impl Serialize for Warning {
 pub struct KtpReading {
     pub fields: KtpFields,
     pub warnings: Vec<Warning>,
+    /// The region-table code of the printed district, when its name snapped to a district of the
+    /// card's regency: whose villages the village line is chosen among (by the reader, which has
+    /// the line's probabilities).
+    #[serde(skip)]
+    pub district_code: Option<&'static str>,
 }
 
 impl KtpReading {
@@ -668,7 +674,8 @@ pub fn read_fields<'a>(lines: impl IntoIterator<Item = (&'a str, &'a RawLine)>) 
     // Regions: printed province and regency, checked against (and snapped to) the NIK's codes.
     let (mut province, mut regency, regency_code) =
         regions(&mut cx, nik.as_ref(), first("province"), first("regency"));
-    let mut district = district(&mut cx, nik.as_ref(), regency_code, first("district"));
+    let (mut district, district_code) =
+        district(&mut cx, nik.as_ref(), regency_code, first("district"));
 
     // NIK cross-checks.
     if let Some(n) = &nik {
@@ -757,6 +764,7 @@ pub fn read_fields<'a>(lines: impl IntoIterator<Item = (&'a str, &'a RawLine)>) 
             valid_until,
         },
         warnings: cx.warnings,
+        district_code,
     }
 }
 
@@ -1012,14 +1020,14 @@ fn district(
     nik: Option<&Nik>,
     regency_code: Option<&'static str>,
     line: Option<&RawLine>,
-) -> Field {
+) -> (Field, Option<&'static str>) {
     let Some(l) = line.filter(|l| !clean(&l.text).is_empty()) else {
         cx.warn(Warning::Missing("district"));
-        return Field::missing();
+        return (Field::missing(), None);
     };
     let text = fix_alpha(&clean(&l.text));
     let Some(code4) = regency_code else {
-        return Field::new(text, l.confidence);
+        return (Field::new(text, l.confidence), None);
     };
     let names: Vec<(String, &'static str)> = region::districts_of(code4)
         .iter()
@@ -1028,8 +1036,8 @@ fn district(
     // A regency has a few dozen districts at most: a third of the name may differ.
     match snap(&text, names.iter().map(|(n, _)| n.as_str()), vocab_dist) {
         Some((v, d)) => {
+            let code = names.iter().find(|(n, _)| n == v).map(|(_, c)| *c);
             if let Some(n) = nik {
-                let code = names.iter().find(|(n, _)| n == v).map(|(_, c)| *c);
                 let known = region::district_name(n.district_code()).is_some();
                 if known
                     && n.regency_code() == code4
@@ -1038,9 +1046,9 @@ fn district(
                     cx.warn(Warning::NikDistrictMismatch);
                 }
             }
-            Field::new(v, penalise(l.confidence, d, v))
+            (Field::new(v, penalise(l.confidence, d, v)), code)
         }
-        None => Field::new(text, l.confidence),
+        None => (Field::new(text, l.confidence), None),
     }
 }
 

@@ -410,6 +410,9 @@ impl KtpReader {
         // Other readings of the NIK and the birth line: (line key, text, confidence, confidence
         // over the one read, on the greedy product's scale as the alternatives' own are).
         let mut tries: Vec<(&str, String, f32, f32)> = Vec::new();
+        // The village line's probabilities and reading, for choosing among the district's
+        // villages once the district is known.
+        let mut village: Option<(crate::recognizer::LineLogits, String)> = None;
         for b in boxes {
             let crop = layout::cut(pyr, rect, b.rect, LINE_HEIGHT);
             lap(&mut timings.cut);
@@ -425,6 +428,9 @@ impl KtpReader {
             let read = decoded.confidence.max(f32::MIN_POSITIVE);
             tries.extend(options.into_iter().map(|(t, c)| (b.key, t, c, c / read)));
             let confidence = line_confidence(b.key, &decoded, &logits, charset);
+            if b.key == "village" && village.is_none() {
+                village = Some((logits, decoded.text.clone()));
+            }
             lines.push(ReadLine {
                 key: b.key,
                 text: decoded.text,
@@ -470,6 +476,10 @@ impl KtpReader {
                 }
                 raw_lines[i].1 = original;
             }
+        }
+        if let Some((logits, read)) = &village {
+            registered_village(&mut reading, logits, charset, read)
+                .map_err(RecognizerError::from)?;
         }
         doubt_layout(&mut reading);
         lap(&mut timings.fields);
@@ -673,6 +683,74 @@ fn decode_line(
         ),
         _ => logits.greedy(charset),
     }
+}
+
+/// The most a village that is none of its district's villages in the region table keeps (a village
+/// renamed or created after the table, or a misread the register could not correct), and one of
+/// two villages of the district a letter apart: below the 0.9 at which a field counts as sure, so
+/// the operator checks it.
+const UNREGISTERED_VILLAGE_AT_MOST: f32 = 0.85;
+
+/// How much likelier a village is to be in the register than not, a priori: a registered village
+/// is taken over a free reading up to this many times likelier by the model (a letter the model
+/// leans the wrong way on). Its confidence stays the model's own probability of it.
+const REGISTER_PRIOR: f64 = 10.0;
+
+/// The village as one of the printed district's villages (Kemendagri's register, compiled in).
+/// The likeliest village by the model is taken unless the free reading is more than
+/// [`REGISTER_PRIOR`] times likelier; its confidence is the model's probability of its spelling
+/// (the CTC forward sum, as for the lines of [`POSTERIOR_LINES`]): the register chooses the
+/// spelling, it does not make a blurred line sure. The free reading stands, doubted, when no
+/// village of the district comes close. Nothing changes when the district is not known (not read,
+/// or not a district of the card's regency).
+fn registered_village(
+    reading: &mut KtpReading,
+    logits: &crate::recognizer::LineLogits,
+    charset: &crate::ctc::Charset,
+    read: &str,
+) -> Result<(), crate::ctc::CtcError> {
+    let Some(code) = reading.district_code else {
+        return Ok(());
+    };
+    let field = &mut reading.fields.village;
+    let free = read.trim();
+    if field.value.is_empty() || free.is_empty() {
+        return Ok(());
+    }
+    let ll =
+        |text: &str| crate::ctc::log_likelihood(&logits.logp, logits.t, logits.c, charset, text);
+    // A district has 10 villages at the median and 108 at most; those further than half their
+    // length from the reading are not scored.
+    let mut near: Vec<(String, f64)> = Vec::new();
+    for v in crdt_schema::region::villages_of(code).map(str::to_uppercase) {
+        if fields::edit_distance(&v, free) <= (v.chars().count() / 2).max(2)
+            && let Some(l) = ll(&v)?
+        {
+            near.push((v, l));
+        }
+    }
+    let free_ll = ll(free)?.unwrap_or(f64::NEG_INFINITY);
+    let Some((best, best_ll)) = near
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .filter(|(_, l)| l + REGISTER_PRIOR.ln() >= free_ll)
+    else {
+        field.confidence = field.confidence.min(UNREGISTERED_VILLAGE_AT_MOST);
+        return Ok(());
+    };
+    // Villages one letter apart ("WIRALAGA I" and "WIRALAGA II"): a stroke lost to blur makes one
+    // the other with the model sure of it, so the operator checks.
+    let sibling = near
+        .iter()
+        .any(|(v, _)| v != best && fields::edit_distance(v, best) <= 1);
+    let p = best_ll.exp() as f32;
+    field.value = best.clone();
+    field.confidence = if sibling {
+        p.min(UNREGISTERED_VILLAGE_AT_MOST)
+    } else {
+        p
+    };
+    Ok(())
 }
 
 /// A line from a closed (or, for occupations, a common) vocabulary: the entry the model finds
@@ -1050,6 +1128,71 @@ mod tests {
         let plain = spelled(&charset, "MALANG", None);
         let best = decode_line("birth", &plain, &charset).unwrap();
         assert!(birth_date_alternatives(&best, &plain, &charset).is_empty());
+    }
+
+    #[test]
+    fn the_village_is_one_of_the_printed_districts_or_doubted() {
+        let charset = crate::ctc::Charset::ktp();
+        // Kabupaten Malang, Dau (350722): its villages include Sumbersekar and Selorejo.
+        let card = |village: &str| {
+            let lines: Vec<(&str, RawLine)> = [
+                ("province", "PROVINSI JAWA TIMUR"),
+                ("regency", "KABUPATEN MALANG"),
+                ("nik", "3507224903820003"),
+                ("village", village),
+                ("district", "DAU"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k, RawLine::new(v, 0.8)))
+            .collect();
+            fields::read_fields(lines.iter().map(|(k, l)| (*k, l)))
+        };
+        // Read clearly: the register's own spelling, sure.
+        let mut reading = card("SUMBERSEKAR");
+        assert_eq!(reading.district_code, Some("350722"));
+        let logits = spelled(&charset, "SUMBERSEKAR", None);
+        registered_village(&mut reading, &logits, &charset, "SUMBERSEKAR").unwrap();
+        assert_eq!(reading.fields.village.value, "SUMBERSEKAR");
+        assert!(reading.fields.village.confidence > 0.99);
+        // One letter the model leans the wrong way on (F at 0.55, E at 0.45): the register's
+        // spelling, at the model's probability of it (not sure).
+        let mut reading = card("SUMBFRSEKAR");
+        let logits = spelled(&charset, "SUMBFRSEKAR", Some((4, 'E', 0.45)));
+        registered_village(&mut reading, &logits, &charset, "SUMBFRSEKAR").unwrap();
+        assert_eq!(reading.fields.village.value, "SUMBERSEKAR");
+        let p = reading.fields.village.confidence;
+        assert!((p - 0.45).abs() < 0.01, "{p}");
+        // A clear reading of a name the district does not have stands, for the operator to check.
+        let mut reading = card("SUMBERSARI");
+        let logits = spelled(&charset, "SUMBERSARI", None);
+        registered_village(&mut reading, &logits, &charset, "SUMBERSARI").unwrap();
+        assert_eq!(reading.fields.village.value, "SUMBERSARI");
+        assert!(reading.fields.village.confidence <= UNREGISTERED_VILLAGE_AT_MOST);
+        // Kabupaten Mesuji, Mesuji (181101) has WIRALAGA I and WIRALAGA II: a clear reading of
+        // one of them is still for the operator to check.
+        let lines: Vec<(&str, RawLine)> = [
+            ("province", "PROVINSI LAMPUNG"),
+            ("regency", "KABUPATEN MESUJI"),
+            ("nik", "1811013009650969"),
+            ("village", "WIRALAGA I"),
+            ("district", "MESUJI"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, RawLine::new(v, 0.8)))
+        .collect();
+        let mut reading = fields::read_fields(lines.iter().map(|(k, l)| (*k, l)));
+        assert_eq!(reading.district_code, Some("181101"));
+        let logits = spelled(&charset, "WIRALAGA I", None);
+        registered_village(&mut reading, &logits, &charset, "WIRALAGA I").unwrap();
+        assert_eq!(reading.fields.village.value, "WIRALAGA I");
+        assert!(reading.fields.village.confidence <= UNREGISTERED_VILLAGE_AT_MOST);
+        // No district known (a district of another regency): nothing changes.
+        let mut reading = card("SUMBFRSEKAR");
+        reading.district_code = None;
+        let before = reading.clone();
+        let logits = spelled(&charset, "SUMBFRSEKAR", Some((4, 'E', 0.45)));
+        registered_village(&mut reading, &logits, &charset, "SUMBFRSEKAR").unwrap();
+        assert_eq!(reading, before);
     }
 
     #[test]

@@ -154,6 +154,21 @@ fn random_date<R: Rng + ?Sized>(rng: &mut R, from_year: u16, to_year: u16) -> Da
     Date { year, month, day }
 }
 
+/// The village printed on the card: one of the district's villages in the region table, picked by
+/// a hash of the NIK (so the random stream, and with it every other value of the card, is what it
+/// was before villages were drawn from the table); one card in ten keeps the made-up name, as a
+/// village renamed or created after the table, which the reader must read as printed.
+fn registered_village(nik: &str, district_code: &str, made_up: String) -> String {
+    let h = nik.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let villages: Vec<&str> = region::villages_of(district_code).collect();
+    if villages.is_empty() || (h >> 40) % 10 == 0 {
+        return made_up;
+    }
+    villages[(h % villages.len() as u64) as usize].to_uppercase()
+}
+
 /// Generates one identity.
 pub fn generate<R: Rng + ?Sized>(rng: &mut R) -> Result<Identity, SynthError> {
     let districts = region::districts();
@@ -232,6 +247,7 @@ pub fn generate<R: Rng + ?Sized>(rng: &mut R) -> Result<Identity, SynthError> {
         None
     };
 
+    let village_key = nik.clone();
     Ok(Identity {
         district_code: d.code.to_owned(),
         nik,
@@ -249,7 +265,7 @@ pub fn generate<R: Rng + ?Sized>(rng: &mut R) -> Result<Identity, SynthError> {
             rng.random_range(1..=30u16),
             rng.random_range(1..=15u16)
         ),
-        village: vocab::village(rng),
+        village: registered_village(&village_key, d.code, vocab::village(rng)),
         district: d.name.to_uppercase(),
         regency: regency.to_uppercase(),
         province: province.to_uppercase(),
@@ -316,6 +332,19 @@ mod tests {
             assert!(id.birth_date.day <= days_in_month(id.birth_date.year, id.birth_date.month));
             assert!(id.issue_date.year - id.birth_date.year >= 17);
         }
+    }
+
+    #[test]
+    fn villages_are_the_districts_own_but_for_one_card_in_ten() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut registered = 0;
+        for _ in 0..1000 {
+            let id = generate(&mut rng).expect("identity");
+            let own =
+                region::villages_of(&id.district_code).any(|v| v.to_uppercase() == id.village);
+            registered += usize::from(own);
+        }
+        assert!((850..=950).contains(&registered), "{registered} of 1000");
     }
 
     #[test]
