@@ -58,16 +58,19 @@ struct Table {
 
 static TABLE: LazyLock<Table> = LazyLock::new(|| parse(TSV));
 
+/// The data lines of a generated table (not empty, not a `#` comment).
+fn data_lines(text: &'static str) -> impl Iterator<Item = &'static str> {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
 fn parse(text: &'static str) -> Table {
     let mut t = Table {
         provinces: Vec::new(),
         regencies: Vec::new(),
         districts: Vec::new(),
     };
-    for line in text.lines() {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
+    for line in data_lines(text) {
         let Some((code, name)) = line.split_once('\t') else {
             continue;
         };
@@ -90,9 +93,7 @@ fn parse(text: &'static str) -> Table {
 
 /// `(district code, village names joined by "|")`, sorted by code; parsed on first use.
 static VILLAGES: LazyLock<Vec<(&'static str, &'static str)>> = LazyLock::new(|| {
-    let mut rows: Vec<(&'static str, &'static str)> = VILLAGES_TSV
-        .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    let mut rows: Vec<(&'static str, &'static str)> = data_lines(VILLAGES_TSV)
         .filter_map(|l| l.split_once('\t'))
         .filter(|(code, names)| {
             code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) && !names.is_empty()
@@ -200,10 +201,7 @@ mod tests {
 
     #[test]
     fn every_data_line_is_parsed() {
-        let data = TSV
-            .lines()
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .count();
+        let data = data_lines(TSV).count();
         assert_eq!(
             data,
             provinces().len() + regencies().len() + districts().len()
@@ -212,11 +210,7 @@ mod tests {
 
     #[test]
     fn every_village_line_is_parsed() {
-        let districts_with_villages = VILLAGES_TSV
-            .lines()
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .count();
-        assert_eq!(VILLAGES.len(), districts_with_villages);
+        assert_eq!(VILLAGES.len(), data_lines(VILLAGES_TSV).count());
         let villages: usize = districts()
             .iter()
             .map(|d| villages_of(d.code).count())

@@ -685,6 +685,13 @@ fn decode_line(
     }
 }
 
+/// Whether a listed value is worth scoring against a line read as `free`: within half its length
+/// (at least two edits) of the reading. The others' share of the probability is negligible, and
+/// the forward pass over a long list is not.
+fn near_reading(value: &str, free: &str) -> bool {
+    fields::edit_distance(value, free) <= (value.chars().count() / 2).max(2)
+}
+
 /// The most a village that is none of its district's villages in the region table keeps (a village
 /// renamed or created after the table, or a misread the register could not correct), and one of
 /// two villages of the district a letter apart: below the 0.9 at which a field counts as sure, so
@@ -719,11 +726,11 @@ fn registered_village(
     }
     let ll =
         |text: &str| crate::ctc::log_likelihood(&logits.logp, logits.t, logits.c, charset, text);
-    // A district has 10 villages at the median and 108 at most; those further than half their
-    // length from the reading are not scored.
+    // A district has 10 villages at the median and 108 at most; only those near the reading are
+    // scored ([`near_reading`]).
     let mut near: Vec<(String, f64)> = Vec::new();
     for v in crdt_schema::region::villages_of(code).map(str::to_uppercase) {
-        if fields::edit_distance(&v, free) <= (v.chars().count() / 2).max(2)
+        if near_reading(&v, free)
             && let Some(l) = ll(&v)?
         {
             near.push((v, l));
@@ -764,14 +771,12 @@ fn closed(
     vocab: &[&str],
 ) -> Result<crate::ctc::Decoded, crate::ctc::CtcError> {
     let free = greedy.text.trim();
-    // Only entries within half their length of the free reading are scored: the others' share of
-    // the probability is negligible, and the forward pass over a hundred occupations is not.
-    // (A short list is scored whole: a line whose greedy reading lost most letters may still be
-    // likeliest one of them.)
+    // Only entries near the free reading are scored ([`near_reading`]). (A short list is scored
+    // whole: a line whose greedy reading lost most letters may still be likeliest one of them.)
     let mut near: Vec<&str> = vocab
         .iter()
         .copied()
-        .filter(|v| fields::edit_distance(v, free) <= (v.chars().count() / 2).max(2))
+        .filter(|v| near_reading(v, free))
         .collect();
     if near.is_empty() {
         if vocab.len() > 12 {
@@ -1133,19 +1138,29 @@ mod tests {
     #[test]
     fn the_village_is_one_of_the_printed_districts_or_doubted() {
         let charset = crate::ctc::Charset::ktp();
-        // Kabupaten Malang, Dau (350722): its villages include Sumbersekar and Selorejo.
-        let card = |village: &str| {
+        // The fields of a card with these header, NIK, village and district lines.
+        let fields_of = |[province, regency, nik, village, district]: [&str; 5]| {
             let lines: Vec<(&str, RawLine)> = [
-                ("province", "PROVINSI JAWA TIMUR"),
-                ("regency", "KABUPATEN MALANG"),
-                ("nik", "3507224903820003"),
+                ("province", province),
+                ("regency", regency),
+                ("nik", nik),
                 ("village", village),
-                ("district", "DAU"),
+                ("district", district),
             ]
             .into_iter()
             .map(|(k, v)| (k, RawLine::new(v, 0.8)))
             .collect();
             fields::read_fields(lines.iter().map(|(k, l)| (*k, l)))
+        };
+        // Kabupaten Malang, Dau (350722): its villages include Sumbersekar and Selorejo.
+        let card = |village: &str| {
+            fields_of([
+                "PROVINSI JAWA TIMUR",
+                "KABUPATEN MALANG",
+                "3507224903820003",
+                village,
+                "DAU",
+            ])
         };
         // Read clearly: the register's own spelling, sure.
         let mut reading = card("SUMBERSEKAR");
@@ -1170,17 +1185,13 @@ mod tests {
         assert!(reading.fields.village.confidence <= UNREGISTERED_VILLAGE_AT_MOST);
         // Kabupaten Mesuji, Mesuji (181101) has WIRALAGA I and WIRALAGA II: a clear reading of
         // one of them is still for the operator to check.
-        let lines: Vec<(&str, RawLine)> = [
-            ("province", "PROVINSI LAMPUNG"),
-            ("regency", "KABUPATEN MESUJI"),
-            ("nik", "1811013009650969"),
-            ("village", "WIRALAGA I"),
-            ("district", "MESUJI"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k, RawLine::new(v, 0.8)))
-        .collect();
-        let mut reading = fields::read_fields(lines.iter().map(|(k, l)| (*k, l)));
+        let mut reading = fields_of([
+            "PROVINSI LAMPUNG",
+            "KABUPATEN MESUJI",
+            "1811013009650969",
+            "WIRALAGA I",
+            "MESUJI",
+        ]);
         assert_eq!(reading.district_code, Some("181101"));
         let logits = spelled(&charset, "WIRALAGA I", None);
         registered_village(&mut reading, &logits, &charset, "WIRALAGA I").unwrap();
