@@ -124,7 +124,8 @@ impl Decoded {
     }
 }
 
-fn check(logp: &[f32], t: usize, c: usize, charset: &Charset) -> Result<(), CtcError> {
+/// Whether `logp` is `[t][c]` and `c` covers the charset.
+pub(crate) fn check(logp: &[f32], t: usize, c: usize, charset: &Charset) -> Result<(), CtcError> {
     if t.checked_mul(c) != Some(logp.len()) {
         return Err(CtcError::Shape {
             len: logp.len(),

@@ -10,6 +10,8 @@
 //!   layout, glyph rendering with open-licence fonts split into training and held-out faces, and
 //!   photographic degradations in three tiers. The `render-ktp` binary writes datasets from it.
 //! - [`ctc`]: greedy and digit-constrained CTC decoding of the line recogniser's output.
+//! - [`spelling`]: a character n-gram model of Indonesian spelling learned from the register's
+//!   place names, and the CTC beam search that uses it on name lines.
 //! - [`fields`]: from recognised line texts to the validated fields of the scan JSON, with warnings.
 //!
 //! The clinic node depends on this crate with `default-features = false, features = ["reader"]`:
@@ -28,6 +30,7 @@ pub mod layout;
 pub mod reader;
 #[cfg(feature = "reader")]
 pub mod recognizer;
+pub mod spelling;
 #[cfg(feature = "synth")]
 pub mod synth;
 

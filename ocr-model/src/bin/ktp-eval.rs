@@ -64,6 +64,13 @@ struct Args {
     /// to study how well the confidences tell right readings from wrong ones.
     #[arg(long)]
     dump: Option<std::path::PathBuf>,
+    /// Weight of the spelling prior on names (0 reads names greedily, as before 2026-12-03 late);
+    /// the default is the reader's.
+    #[arg(long)]
+    name_spelling: Option<f32>,
+    /// Bonus per character of the spelling prior (default: the reader's).
+    #[arg(long)]
+    name_spelling_bonus: Option<f32>,
 }
 
 fn main() -> ExitCode {
@@ -72,6 +79,12 @@ fn main() -> ExitCode {
         Some(dir) => Recognizer::from_dir(dir).map(KtpReader::with_recognizer),
         None => KtpReader::shipped(),
     };
+    let reader = reader.map(|r| {
+        let mut spelling = ocr_model::reader::NAME_SPELLING;
+        spelling.weight = args.name_spelling.unwrap_or(spelling.weight);
+        spelling.bonus = args.name_spelling_bonus.unwrap_or(spelling.bonus);
+        r.with_name_spelling(spelling)
+    });
     let reader = match reader {
         Ok(r) => r,
         Err(e) => {
