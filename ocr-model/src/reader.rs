@@ -446,7 +446,7 @@ impl KtpReader {
             let mut decoded =
                 decode_line(b.key, &logits, charset).map_err(RecognizerError::from)?;
             if matches!(b.key, "name" | "address") && self.spelling.weight > 0.0 {
-                decoded = spelled(b.key, &logits, charset, decoded, self.spelling)
+                decoded = read_with_spelling(b.key, &logits, charset, decoded, self.spelling)
                     .map_err(RecognizerError::from)?;
             }
             let options = match b.key {
@@ -717,7 +717,7 @@ fn decode_line(
 /// A name or address line read with the spelling prior: the beam search's reading (of an
 /// address, only its words without digits: [`letters_only`]), at the recogniser's own probability
 /// of it, or the greedy reading when the two agree.
-fn spelled(
+fn read_with_spelling(
     key: &str,
     logits: &crate::recognizer::LineLogits,
     charset: &crate::ctc::Charset,
@@ -758,7 +758,7 @@ fn spelled(
 /// against the rest (3.5 nats).
 const SPELLING_SURE_AT: f32 = 0.97;
 
-/// `spelled` with the words of `greedy` kept wherever either reading has a digit: the spelling
+/// `spelled` (a reading by the spelling prior) with the words of `greedy` kept wherever either reading has a digit: the spelling
 /// prior judges letters, and "B5" against "85" is not a question of spelling. Readings with a
 /// different number of words keep `greedy`.
 fn letters_only(greedy: &str, spelled: &str) -> String {
@@ -1294,6 +1294,48 @@ mod tests {
         let logits = spelled(&charset, "SUMBFRSEKAR", Some((4, 'E', 0.45)));
         registered_village(&mut reading, &logits, &charset, "SUMBFRSEKAR").unwrap();
         assert_eq!(reading, before);
+    }
+
+    #[test]
+    fn a_doubtful_letter_is_spelled_as_the_register_spells_and_stays_unsure() {
+        let charset = crate::ctc::Charset::ktp();
+        let read = |logits: &crate::recognizer::LineLogits| {
+            let greedy = decode_line("name", logits, &charset).unwrap();
+            read_with_spelling("name", logits, &charset, greedy, NAME_SPELLING).unwrap()
+        };
+        // The last letter is V at 0.55 or U at 0.45: the register's spelling decides, and the
+        // reading keeps the recogniser's own probability of it.
+        let doubtful = spelled(&charset, "SUKAMAJV", Some((7, 'U', 0.45)));
+        let r = read(&doubtful);
+        assert_eq!(r.text, "SUKAMAJU");
+        assert!((r.confidence - 0.45).abs() < 0.01, "{}", r.confidence);
+        // Read clearly, the same spelling stands, at the greedy reading's confidence.
+        let clear = spelled(&charset, "SUKAMAJV", None);
+        let r = read(&clear);
+        assert_eq!(r.text, "SUKAMAJV");
+        assert!(r.confidence > 0.99);
+        // Without the prior, the doubtful line is read as the recogniser leans.
+        let greedy = decode_line("name", &doubtful, &charset).unwrap();
+        let off = SpellingPrior {
+            weight: 0.0,
+            bonus: 0.0,
+            ..NAME_SPELLING
+        };
+        let r = read_with_spelling("name", &doubtful, &charset, greedy, off).unwrap();
+        assert_eq!(r.text, "SUKAMAJV");
+    }
+
+    #[test]
+    fn an_address_takes_the_spelling_only_of_its_words_without_digits() {
+        // The prior's reading changes a letter in a word and a digit in another: only the first
+        // is taken.
+        assert_eq!(
+            letters_only("JL. MERDIKA BLOK B5 NO. 12", "JL. MERDEKA BLOK 85 NO. 12"),
+            "JL. MERDEKA BLOK B5 NO. 12"
+        );
+        // A reading with another number of words is not matched word for word: the greedy stands.
+        assert_eq!(letters_only("DUSUN KRAJAN", "DUSUNKRAJAN"), "DUSUN KRAJAN");
+        assert_eq!(letters_only("", ""), "");
     }
 
     #[test]
