@@ -24,7 +24,9 @@ const BOUNDARY: u8 = 0;
 const OTHER: u8 = 27;
 const SYMBOLS: usize = 28;
 
-/// Characters of context: the model is a 6-gram.
+/// Characters of context: the model is a 6-gram. On 300 hard cards each of seeds 3 and 5 (names
+/// right, with the reader's weights): 5-gram 128 / 125, 6-gram 131 / 127, 7-gram 131 / 125; a beam of
+/// 24 instead of 12 read the same names.
 const CONTEXT: usize = 5;
 
 fn symbol(ch: char) -> u8 {
