@@ -48,7 +48,7 @@ const FLOORS: [Floor; 3] = [
     Floor {
         tier: Tier::Hard,
         nik_exact: 0.75,
-        name_exact: 0.33,
+        name_exact: 0.36,
         max_cer: 0.2,
         confident_nik: 0.42,
     },
