@@ -118,6 +118,18 @@ pub struct Decoded {
 }
 
 impl Decoded {
+    /// A text chosen whole (among listed values, or by a prior) at probability `p`: each character
+    /// carries `p`, and no frames are tracked.
+    pub fn chosen(text: String, p: f32) -> Self {
+        let n = text.chars().count();
+        Decoded {
+            text,
+            char_confidences: vec![p; n],
+            confidence: p,
+            frames: Vec::new(),
+        }
+    }
+
     /// The weakest character's confidence (1.0 for an empty line).
     pub fn min_char_confidence(&self) -> f32 {
         self.char_confidences.iter().copied().fold(1.0, f32::min)

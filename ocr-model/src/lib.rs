@@ -11,7 +11,7 @@
 //!   photographic degradations in three tiers. The `render-ktp` binary writes datasets from it.
 //! - [`ctc`]: greedy and digit-constrained CTC decoding of the line recogniser's output.
 //! - [`spelling`]: a character n-gram model of Indonesian spelling learned from the register's
-//!   place names, and the CTC beam search that uses it on name lines.
+//!   place names, and the CTC beam search that uses it on name and address lines.
 //! - [`fields`]: from recognised line texts to the validated fields of the scan JSON, with warnings.
 //!
 //! The clinic node depends on this crate with `default-features = false, features = ["reader"]`:

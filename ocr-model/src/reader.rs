@@ -265,7 +265,7 @@ impl KtpReader {
         }
     }
 
-    /// The same reader with another weight of the spelling prior on names (0 turns it off).
+    /// The same reader with another spelling prior on names and addresses (weight 0 turns it off).
     pub fn with_name_spelling(mut self, spelling: SpellingPrior) -> Self {
         self.spelling = spelling;
         self
@@ -750,7 +750,7 @@ fn read_with_spelling(
     }
     let p = crate::ctc::log_likelihood(&logits.logp, logits.t, logits.c, charset, &text)?
         .map_or(0.0, |l| l.exp() as f32);
-    Ok(spelling::decoded(text, p))
+    Ok(crate::ctc::Decoded::chosen(text, p))
 }
 
 /// A line whose every character the recogniser read at least this surely is not searched: the
@@ -758,8 +758,8 @@ fn read_with_spelling(
 /// against the rest (3.5 nats).
 const SPELLING_SURE_AT: f32 = 0.97;
 
-/// `spelled` (a reading by the spelling prior) with the words of `greedy` kept wherever either reading has a digit: the spelling
-/// prior judges letters, and "B5" against "85" is not a question of spelling. Readings with a
+/// The spelling prior's reading `spelled`, but with `greedy`'s word wherever either has a digit:
+/// the prior judges letters, and "B5" against "85" is not a question of spelling. Readings with a
 /// different number of words keep `greedy`.
 fn letters_only(greedy: &str, spelled: &str) -> String {
     let (g, s): (Vec<&str>, Vec<&str>) =
@@ -875,12 +875,7 @@ fn closed(
         near = vocab.to_vec();
     }
     match crate::ctc::choose(&logits.logp, logits.t, logits.c, charset, &near, free)? {
-        Some((i, p)) => Ok(crate::ctc::Decoded {
-            text: near[i].to_owned(),
-            char_confidences: vec![p; near[i].chars().count()],
-            confidence: p,
-            frames: Vec::new(),
-        }),
+        Some((i, p)) => Ok(crate::ctc::Decoded::chosen(near[i].to_owned(), p)),
         None => Ok(greedy),
     }
 }

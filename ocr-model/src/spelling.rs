@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
-use crate::ctc::{BLANK, Charset, CtcError, Decoded};
+use crate::ctc::{BLANK, Charset, CtcError};
 
 /// Symbols of the model: 0 the word boundary, 1-26 `A`-`Z`, 27 anything else inside a word.
 const BOUNDARY: u8 = 0;
@@ -202,6 +202,11 @@ impl CharLm {
     pub fn mean_logp(&self) -> f32 {
         self.mean_logp
     }
+
+    /// How many contexts and (context, symbol) counts the model holds.
+    pub fn size(&self) -> (usize, usize) {
+        (self.contexts.len(), self.counts.len())
+    }
 }
 
 /// The model learned from the register's place names: every distinct word of the village,
@@ -249,10 +254,8 @@ const TRY_AT_MOST: usize = 6;
 
 #[derive(Debug, Clone, Copy)]
 struct Beam {
-    /// The reading: a node of the prefix tree (0 is the empty reading).
+    /// The reading: a node of the prefix tree (0 is the empty reading), and its length.
     node: u32,
-    /// Its last class (the blank for the empty reading) and length.
-    last: usize,
     len: usize,
     /// ln P(reading, ending in blank) and ln P(reading, ending in its last class).
     blank: f32,
@@ -304,7 +307,6 @@ pub fn beam_search(
     let mut children: Map<u32> = Map::default();
     let mut beams = vec![Beam {
         node: 0,
-        last: BLANK,
         len: 0,
         blank: 0.0,
         label: f32::NEG_INFINITY,
@@ -329,6 +331,8 @@ pub fn beam_search(
         tried.truncate(TRY_AT_MOST);
         for b in &beams {
             let total = log_add(b.blank, b.label);
+            // The reading's last class (the blank for the empty reading).
+            let last = tree[b.node as usize].1;
             // Stay: a blank, or the last class again.
             let stay = next.entry(u64::from(b.node)).or_insert(Beam {
                 blank: f32::NEG_INFINITY,
@@ -337,11 +341,11 @@ pub fn beam_search(
             });
             stay.blank = log_add(stay.blank, total + row[BLANK]);
             if b.len > 0 {
-                stay.label = log_add(stay.label, b.label + row[b.last]);
+                stay.label = log_add(stay.label, b.label + row[last]);
             }
             // Grow by one class (after a blank only, if it repeats the last).
             for &(k, l) in &tried {
-                let from = if b.len > 0 && b.last == k {
+                let from = if b.len > 0 && last == k {
                     b.blank
                 } else {
                     total
@@ -360,7 +364,6 @@ pub fn beam_search(
                         .or_insert_with(|| lm.step(b.state, char_of(k)));
                     Beam {
                         node,
-                        last: k,
                         len: b.len + 1,
                         blank: f32::NEG_INFINITY,
                         label: f32::NEG_INFINITY,
@@ -388,18 +391,6 @@ pub fn beam_search(
         node = parent;
     }
     Ok(text.iter().rev().collect())
-}
-
-/// The decoded line for a text chosen by [`beam_search`]: each character at the text's own
-/// probability under the recogniser, `p`.
-pub fn decoded(text: String, p: f32) -> Decoded {
-    let n = text.chars().count();
-    Decoded {
-        text,
-        char_confidences: vec![p; n],
-        confidence: p,
-        frames: Vec::new(),
-    }
 }
 
 #[cfg(test)]
@@ -533,11 +524,11 @@ mod tests {
     }
 
     #[test]
-    fn the_register_model_knows_place_words_and_not_people() {
+    fn the_register_model_knows_place_words() {
         let lm = &*REGISTER_SPELLING;
         assert!(lm.word_logp("SUKAMAJU") > lm.word_logp("SUKAMAJV") + 3.0);
         assert!(lm.word_logp("WIJAYA") > lm.word_logp("WIJAVA"));
-        assert!(lm.contexts.len() > 50_000, "{}", lm.contexts.len());
+        assert!(lm.size().0 > 50_000, "{:?}", lm.size());
     }
 
     proptest! {
