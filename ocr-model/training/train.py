@@ -41,6 +41,9 @@ def parse_args(argv=None):
     ap.add_argument("--val-limit", type=int, default=2000, help="lines of the held-out set scored after each epoch")
     ap.add_argument("--augment", type=float, default=0.5,
                     help="share of training lines stretched horizontally and gamma-shifted (0 = off)")
+    ap.add_argument("--devices", type=int, default=1,
+                    help="data-parallel CPU devices, one per core (each batch split between them and rounded "
+                         "down to a multiple of their number); the shipped model was trained on 1")
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--smoke", action="store_true", help="name the exported files smoke-*.onnx")
     return ap.parse_args(argv)
@@ -48,6 +51,12 @@ def parse_args(argv=None):
 
 def main(argv=None):
     a = parse_args(argv)
+    if a.devices > 1:
+        # XLA runs these small convolutions on one thread about as fast as on two: one device per core,
+        # each computing half of every batch, trains ~1.6x faster than one device using both cores
+        # (the batch norm statistics and gradients are still those of the whole batch).
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                                   + f" --xla_force_host_platform_device_count={a.devices}").strip()
     import jax
     import jax.numpy as jnp
     import optax
@@ -87,12 +96,13 @@ def main(argv=None):
     log(f"model: {M.count_params(params)} parameters")
 
     rng = np.random.default_rng(a.seed)
+    ndev = len(jax.devices())
 
     def epoch_batches():
         """(width, index array) per batch: each bucket shuffled, cut into full batches, batches shuffled."""
         out = []
         for w, b in train.items():
-            bs = max(1, a.batch_px // w)
+            bs = max(ndev, a.batch_px // w // ndev * ndev)  # splits evenly between the devices
             idx = rng.permutation(len(b.texts))
             for i in range(0, len(idx) - bs + 1, bs):
                 out.append((w, idx[i : i + bs]))
@@ -117,6 +127,16 @@ def main(argv=None):
         optax.inject_hyperparams(optax.adamw)(learning_rate=a.lr, weight_decay=1e-4),
     )
     opt_state = opt.init(params)
+
+    # Parameters replicated on every device, batches split along their first axis.
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    mesh = Mesh(np.array(jax.devices()), ("batch",))
+    split = NamedSharding(mesh, PartitionSpec("batch"))
+    params, state, opt_state = jax.device_put((params, state, opt_state), NamedSharding(mesh, PartitionSpec()))
+
+    def on_devices(*arrays):
+        return tuple(jax.device_put(x, split) for x in arrays)
 
     def loss_fn(params, state, images, mean, std, labels, label_len):
         x = M.standardise(images, mean, std)
@@ -173,7 +193,7 @@ def main(argv=None):
             if a.augment > 0:
                 images, mean, std = lines.augment(rng, images, b.content[idx], mean, std, a.augment)
             params, state, opt_state, loss = train_step(
-                params, state, opt_state, lr, images, mean, std, b.labels[idx], b.label_len[idx]
+                params, state, opt_state, lr, *on_devices(images, mean, std, b.labels[idx], b.label_len[idx])
             )
             step += 1
             seen += len(idx)
