@@ -191,6 +191,8 @@ pub struct Scan {
 pub struct KtpReader {
     recognizer: Recognizer,
     spelling: SpellingPrior,
+    /// Another recogniser asked about doubtful name lines ([`KtpReader::with_second_opinion`]).
+    second: Option<Recognizer>,
 }
 
 /// How the name and address lines are decoded: a beam search weighing the recogniser's reading
@@ -262,7 +264,17 @@ impl KtpReader {
         KtpReader {
             recognizer,
             spelling: NAME_SPELLING,
+            second: None,
         }
+    }
+
+    /// The same reader asking `second` (a recogniser trained apart) about every name line it
+    /// read in doubt: each reads the line, and the reading the two find likelier together is
+    /// kept ([`second_opinion`]). Not the shipped reader's default: measured only with the model
+    /// of BENCHMARKS.md 2026-12-04, which no single training command makes beside the shipped one.
+    pub fn with_second_opinion(mut self, second: Recognizer) -> Self {
+        self.second = Some(second);
+        self
     }
 
     /// The same reader with another spelling prior on names and addresses (weight 0 turns it off).
@@ -447,6 +459,20 @@ impl KtpReader {
                 decode_line(b.key, &logits, charset).map_err(RecognizerError::from)?;
             if matches!(b.key, "name" | "address") && self.spelling.weight > 0.0 {
                 decoded = read_with_spelling(b.key, &logits, charset, decoded, self.spelling)
+                    .map_err(RecognizerError::from)?;
+            }
+            if b.key == "name"
+                && let Some(second) = &self.second
+                && decoded.min_char_confidence() < SPELLING_SURE_AT
+            {
+                let other = second.recognize(&crop)?;
+                let mut theirs =
+                    decode_line(b.key, &other, charset).map_err(RecognizerError::from)?;
+                if self.spelling.weight > 0.0 {
+                    theirs = read_with_spelling(b.key, &other, charset, theirs, self.spelling)
+                        .map_err(RecognizerError::from)?;
+                }
+                decoded = second_opinion(&logits, &other, charset, decoded, theirs)
                     .map_err(RecognizerError::from)?;
             }
             let options = match b.key {
@@ -751,6 +777,35 @@ fn read_with_spelling(
     let p = crate::ctc::log_likelihood(&logits.logp, logits.t, logits.c, charset, &text)?
         .map_or(0.0, |l| l.exp() as f32);
     Ok(crate::ctc::Decoded::chosen(text, p))
+}
+
+/// Of two recognisers' readings of one line, the one whose CTC likelihood summed over both is
+/// higher. Their probabilities cannot be averaged frame by frame: two networks trained apart place
+/// a character's peak on different frames. The reading kept has the first recogniser's own
+/// probability of it, so a reading the second one chose is as sure as the first finds it.
+fn second_opinion(
+    ours: &crate::recognizer::LineLogits,
+    other: &crate::recognizer::LineLogits,
+    charset: &crate::ctc::Charset,
+    mine: crate::ctc::Decoded,
+    theirs: crate::ctc::Decoded,
+) -> Result<crate::ctc::Decoded, crate::ctc::CtcError> {
+    if theirs.text == mine.text || theirs.text.is_empty() {
+        return Ok(mine);
+    }
+    let ll = |l: &crate::recognizer::LineLogits, text: &str| {
+        crate::ctc::log_likelihood(&l.logp, l.t, l.c, charset, text)
+            .map(|v| v.unwrap_or(f64::NEG_INFINITY))
+    };
+    let (mine_ours, theirs_ours) = (ll(ours, &mine.text)?, ll(ours, &theirs.text)?);
+    if theirs_ours + ll(other, &theirs.text)? > mine_ours + ll(other, &mine.text)? {
+        Ok(crate::ctc::Decoded::chosen(
+            theirs.text,
+            theirs_ours.exp() as f32,
+        ))
+    } else {
+        Ok(mine)
+    }
 }
 
 /// A line whose every character the recogniser read at least this surely is not searched: the
@@ -1318,6 +1373,29 @@ mod tests {
         };
         let r = read_with_spelling("name", &doubtful, &charset, greedy, off).unwrap();
         assert_eq!(r.text, "SUKAMAJV");
+    }
+
+    #[test]
+    fn a_second_recogniser_settles_a_doubtful_name_only_when_it_is_surer() {
+        let charset = crate::ctc::Charset::ktp();
+        let decoded = |l: &crate::recognizer::LineLogits| decode_line("name", l, &charset).unwrap();
+        // Ours leans to LAJA (J 0.55, I 0.45); the other reads LAIA with I at 0.9: together
+        // LAIA is likelier (0.45 x 0.9 against 0.55 x 0.1), at our own probability of it.
+        let ours = spelled(&charset, "LAJA", Some((2, 'I', 0.45)));
+        let other = spelled(&charset, "LAIA", Some((2, 'J', 0.1)));
+        let r = second_opinion(&ours, &other, &charset, decoded(&ours), decoded(&other)).unwrap();
+        assert_eq!(r.text, "LAIA");
+        assert!((r.confidence - 0.45).abs() < 0.01, "{}", r.confidence);
+        // With the other barely leaning to LAIA (I 0.52, J 0.48), LAJA stays likelier together
+        // (0.55 x 0.48 against 0.45 x 0.52) and ours stands.
+        let weak = spelled(&charset, "LAIA", Some((2, 'J', 0.48)));
+        let r = second_opinion(&ours, &weak, &charset, decoded(&ours), decoded(&weak)).unwrap();
+        assert_eq!(r.text, "LAJA");
+        // Agreeing readings are kept as read.
+        let same = spelled(&charset, "LAJA", None);
+        let r = second_opinion(&ours, &same, &charset, decoded(&ours), decoded(&same)).unwrap();
+        assert_eq!(r.text, "LAJA");
+        assert!((r.confidence - 0.55).abs() < 0.01, "{}", r.confidence);
     }
 
     #[test]

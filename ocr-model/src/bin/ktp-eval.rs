@@ -71,6 +71,10 @@ struct Args {
     /// Bonus per character of the spelling prior (default: the reader's).
     #[arg(long)]
     name_spelling_bonus: Option<f32>,
+    /// A second model directory asked about every name line read in doubt (the likelier reading
+    /// of the two is kept; `KtpReader::with_second_opinion`).
+    #[arg(long)]
+    second_model: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -90,6 +94,10 @@ fn main() -> ExitCode {
         spelling.bonus = args.name_spelling_bonus.unwrap_or(spelling.bonus);
         r.with_name_spelling(spelling)
     });
+    let reader = match (reader, &args.second_model) {
+        (Ok(r), Some(dir)) => Recognizer::from_dir(dir).map(|second| r.with_second_opinion(second)),
+        (r, _) => r,
+    };
     if args.timings {
         let (contexts, counts) = spelling.size();
         println!(
