@@ -429,6 +429,27 @@ impl KtpReader {
 
     /// Reads the located lines of a card and makes the fields of them (the recogniser, the
     /// line-quality refusal, the NIK repairs).
+    /// One line's reading: its key's decoding ([`decode_line`]), then, for a name or an address,
+    /// the spelling prior ([`read_with_spelling`]) unless it is turned off.
+    fn decode(
+        &self,
+        key: &str,
+        logits: &crate::recognizer::LineLogits,
+    ) -> Result<crate::ctc::Decoded, RecognizerError> {
+        let charset = self.recognizer.charset();
+        let decoded = decode_line(key, logits, charset)?;
+        if matches!(key, "name" | "address") && self.spelling.weight > 0.0 {
+            return Ok(read_with_spelling(
+                key,
+                logits,
+                charset,
+                decoded,
+                self.spelling,
+            )?);
+        }
+        Ok(decoded)
+    }
+
     fn read_lines(
         &self,
         pyr: &Pyramid,
@@ -455,23 +476,13 @@ impl KtpReader {
             let logits = self.recognizer.recognize(&crop)?;
             lap(&mut timings.recognize);
             line_quality.push(logits.mean_best_logp());
-            let mut decoded =
-                decode_line(b.key, &logits, charset).map_err(RecognizerError::from)?;
-            if matches!(b.key, "name" | "address") && self.spelling.weight > 0.0 {
-                decoded = read_with_spelling(b.key, &logits, charset, decoded, self.spelling)
-                    .map_err(RecognizerError::from)?;
-            }
+            let mut decoded = self.decode(b.key, &logits)?;
             if b.key == "name"
                 && let Some(second) = &self.second
                 && decoded.min_char_confidence() < SPELLING_SURE_AT
             {
                 let other = second.recognize(&crop)?;
-                let mut theirs =
-                    decode_line(b.key, &other, charset).map_err(RecognizerError::from)?;
-                if self.spelling.weight > 0.0 {
-                    theirs = read_with_spelling(b.key, &other, charset, theirs, self.spelling)
-                        .map_err(RecognizerError::from)?;
-                }
+                let theirs = self.decode(b.key, &other)?;
                 decoded = second_opinion(&logits, &other, charset, decoded, theirs)
                     .map_err(RecognizerError::from)?;
             }
