@@ -42,6 +42,8 @@ pub enum CtcError {
     Charset,
     #[error("allowed character {0:?} is not in the charset")]
     NotInCharset(char),
+    #[error("a joint search takes 1 to {max} recognisers' readings, not {0}", max = crate::spelling::MAX_MODELS)]
+    Models(usize),
 }
 
 /// The recogniser's characters: class `k` (1-based) is `chars[k-1]`; class 0 is the blank.

@@ -257,6 +257,18 @@ impl KtpReader {
         Ok(Self::with_recognizer(Recognizer::shipped()?))
     }
 
+    /// A reader with the models of a model directory (`training/train.sh`'s `OUT`): its
+    /// recogniser, and as a second opinion on names the one in `dir/second`, if there is one.
+    pub fn from_dir(dir: &std::path::Path) -> Result<Self, RecognizerError> {
+        let reader = Self::with_recognizer(Recognizer::from_dir(dir)?);
+        let second = dir.join(crate::recognizer::SECOND_DIR);
+        Ok(if second.is_dir() {
+            reader.with_second_opinion(Recognizer::from_dir(&second)?)
+        } else {
+            reader
+        })
+    }
+
     /// A reader with another recogniser (a model directory from a training run).
     pub fn with_recognizer(recognizer: Recognizer) -> Self {
         // The spelling model is learned here, once, and not on the first card.
@@ -269,11 +281,17 @@ impl KtpReader {
     }
 
     /// The same reader asking `second` (a recogniser trained apart) about every name line it
-    /// read in doubt: each reads the line, and the reading the two find likelier together is
-    /// kept ([`second_opinion`]). Not the shipped reader's default: measured only with the model
-    /// of BENCHMARKS.md 2026-12-04, which no single training command makes beside the shipped one.
+    /// read in doubt: both read the line, and the name is searched in the two readings together
+    /// ([`read_jointly`]). Not the shipped reader's default: no training command makes a second
+    /// model beside the shipped one yet (BENCHMARKS.md, 2026-12-06).
     pub fn with_second_opinion(mut self, second: Recognizer) -> Self {
         self.second = Some(second);
+        self
+    }
+
+    /// The same reader without a second recogniser.
+    pub fn without_second_opinion(mut self) -> Self {
+        self.second = None;
         self
     }
 
@@ -482,8 +500,7 @@ impl KtpReader {
                 && decoded.min_char_confidence() < SPELLING_SURE_AT
             {
                 let other = second.recognize(&crop)?;
-                let theirs = self.decode(b.key, &other)?;
-                decoded = second_opinion(&logits, &other, charset, decoded, theirs)
+                decoded = read_jointly(&logits, &other, charset, decoded, self.spelling)
                     .map_err(RecognizerError::from)?;
             }
             let options = match b.key {
@@ -790,33 +807,35 @@ fn read_with_spelling(
     Ok(crate::ctc::Decoded::chosen(text, p))
 }
 
-/// Of two recognisers' readings of one line, the one whose CTC likelihood summed over both is
-/// higher. Their probabilities cannot be averaged frame by frame: two networks trained apart place
-/// a character's peak on different frames. The reading kept has the first recogniser's own
-/// probability of it, so a reading the second one chose is as sure as the first finds it.
-fn second_opinion(
+/// A name line read by two recognisers together: the joint beam search's reading
+/// ([`spelling::beam_search_joint`], with the spelling prior), at the first recogniser's own
+/// probability of it, or `ours` when the search finds nothing else.
+fn read_jointly(
     ours: &crate::recognizer::LineLogits,
     other: &crate::recognizer::LineLogits,
     charset: &crate::ctc::Charset,
     mine: crate::ctc::Decoded,
-    theirs: crate::ctc::Decoded,
+    prior: SpellingPrior,
 ) -> Result<crate::ctc::Decoded, crate::ctc::CtcError> {
-    if theirs.text == mine.text || theirs.text.is_empty() {
+    if ours.t != other.t || ours.c != other.c {
         return Ok(mine);
     }
-    let ll = |l: &crate::recognizer::LineLogits, text: &str| {
-        crate::ctc::log_likelihood(&l.logp, l.t, l.c, charset, text)
-            .map(|v| v.unwrap_or(f64::NEG_INFINITY))
-    };
-    let (mine_ours, theirs_ours) = (ll(ours, &mine.text)?, ll(ours, &theirs.text)?);
-    if theirs_ours + ll(other, &theirs.text)? > mine_ours + ll(other, &mine.text)? {
-        Ok(crate::ctc::Decoded::chosen(
-            theirs.text,
-            theirs_ours.exp() as f32,
-        ))
-    } else {
-        Ok(mine)
+    let text = spelling::beam_search_joint(
+        &[&ours.logp, &other.logp],
+        ours.t,
+        ours.c,
+        charset,
+        crate::ctc::NAME_CHARS,
+        &REGISTER_SPELLING,
+        prior,
+    )?;
+    let text = text.trim();
+    if text == mine.text || text.is_empty() {
+        return Ok(mine);
     }
+    let p = crate::ctc::log_likelihood(&ours.logp, ours.t, ours.c, charset, text)?
+        .map_or(0.0, |l| l.exp() as f32);
+    Ok(crate::ctc::Decoded::chosen(text.to_owned(), p))
 }
 
 /// A line whose every character the recogniser read at least this surely is not searched: the
@@ -1389,24 +1408,47 @@ mod tests {
     #[test]
     fn a_second_recogniser_settles_a_doubtful_name_only_when_it_is_surer() {
         let charset = crate::ctc::Charset::ktp();
-        let decoded = |l: &crate::recognizer::LineLogits| decode_line("name", l, &charset).unwrap();
+        // The likelihoods alone: no spelling prior.
+        let plain = SpellingPrior {
+            weight: 0.0,
+            bonus: 0.0,
+            beam: 12,
+        };
+        let joint = |ours: &crate::recognizer::LineLogits, other| {
+            let mine = decode_line("name", ours, &charset).unwrap();
+            read_jointly(ours, other, &charset, mine, plain).unwrap()
+        };
         // Ours leans to LAJA (J 0.55, I 0.45); the other reads LAIA with I at 0.9: together
         // LAIA is likelier (0.45 x 0.9 against 0.55 x 0.1), at our own probability of it.
         let ours = spelled(&charset, "LAJA", Some((2, 'I', 0.45)));
         let other = spelled(&charset, "LAIA", Some((2, 'J', 0.1)));
-        let r = second_opinion(&ours, &other, &charset, decoded(&ours), decoded(&other)).unwrap();
+        let r = joint(&ours, &other);
         assert_eq!(r.text, "LAIA");
         assert!((r.confidence - 0.45).abs() < 0.01, "{}", r.confidence);
+        // The other's peaks a frame later (a blank first): its alignments are its own, and the
+        // reading is the same.
+        let mut late = other.clone();
+        let mut first = vec![(1e-6f32).ln(); late.c];
+        first[0] = 0.0;
+        late.logp.splice(0..0, first);
+        late.logp.truncate(late.t * late.c);
+        assert_eq!(joint(&ours, &late).text, "LAIA");
         // With the other barely leaning to LAIA (I 0.52, J 0.48), LAJA stays likelier together
         // (0.55 x 0.48 against 0.45 x 0.52) and ours stands.
         let weak = spelled(&charset, "LAIA", Some((2, 'J', 0.48)));
-        let r = second_opinion(&ours, &weak, &charset, decoded(&ours), decoded(&weak)).unwrap();
-        assert_eq!(r.text, "LAJA");
-        // Agreeing readings are kept as read.
+        assert_eq!(joint(&ours, &weak).text, "LAJA");
+        // Agreeing readings are kept as read, at our probability.
         let same = spelled(&charset, "LAJA", None);
-        let r = second_opinion(&ours, &same, &charset, decoded(&ours), decoded(&same)).unwrap();
+        let r = joint(&ours, &same);
         assert_eq!(r.text, "LAJA");
         assert!((r.confidence - 0.55).abs() < 0.01, "{}", r.confidence);
+        // Readings of different lengths (another crop width) are not searched together.
+        let short = crate::recognizer::LineLogits {
+            t: same.t - 1,
+            c: same.c,
+            logp: same.logp[same.c..].to_vec(),
+        };
+        assert_eq!(joint(&ours, &short).text, "LAJA");
     }
 
     #[test]

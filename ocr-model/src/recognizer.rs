@@ -38,6 +38,10 @@ const STD_FLOOR: f32 = 0.02;
 /// The shipped model (its widest export) and the charset.
 const SHIPPED: &[u8] = include_bytes!("../model/ktp-line-w480.onnx");
 const SHIPPED_CHARSET: &str = include_str!("../model/charset.txt");
+/// Where a model directory keeps a second recogniser, if it has one ([`KtpReader::from_dir`]).
+///
+/// [`KtpReader::from_dir`]: crate::reader::KtpReader::from_dir
+pub const SECOND_DIR: &str = "second";
 
 /// Why the recogniser could not be loaded or run.
 #[derive(Debug, thiserror::Error)]

@@ -209,9 +209,9 @@ impl CharLm {
     }
 }
 
-/// The model learned from the register's place names: every distinct word of the village,
-/// district and regency names (the words KABUPATEN and KOTA left out), built once per process.
-pub static REGISTER_SPELLING: LazyLock<CharLm> = LazyLock::new(|| {
+/// Every distinct word of the register's village, district and regency names (the words KABUPATEN
+/// and KOTA left out), upper case, sorted: Indonesian spelling, and no person's name.
+pub static REGISTER_WORDS: LazyLock<Vec<String>> = LazyLock::new(|| {
     use crdt_schema::region;
     let mut words: Vec<String> = Vec::new();
     let mut add = |name: &str| {
@@ -233,8 +233,12 @@ pub static REGISTER_SPELLING: LazyLock<CharLm> = LazyLock::new(|| {
     }
     words.sort_unstable();
     words.dedup();
-    CharLm::train(words.iter().map(String::as_str))
+    words
 });
+
+/// The model learned from the register's place names ([`REGISTER_WORDS`]), built once per process.
+pub static REGISTER_SPELLING: LazyLock<CharLm> =
+    LazyLock::new(|| CharLm::train(REGISTER_WORDS.iter().map(String::as_str)));
 
 /// How much the spelling model counts against the recogniser when decoding a line.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -252,14 +256,18 @@ const TRY_ABOVE: f32 = -9.0;
 /// At most this many characters are tried per timestep and reading.
 const TRY_AT_MOST: usize = 6;
 
+/// At most this many recognisers' readings of one line are searched together
+/// ([`beam_search_joint`]).
+pub const MAX_MODELS: usize = 2;
+
 #[derive(Debug, Clone, Copy)]
 struct Beam {
     /// The reading: a node of the prefix tree (0 is the empty reading), and its length.
     node: u32,
     len: usize,
-    /// ln P(reading, ending in blank) and ln P(reading, ending in its last class).
-    blank: f32,
-    label: f32,
+    /// Per recogniser: ln P(reading, ending in blank) and ln P(reading, ending in its last class).
+    blank: [f32; MAX_MODELS],
+    label: [f32; MAX_MODELS],
     /// Weighted prior so far and the model state after the reading.
     prior: f32,
     state: State,
@@ -289,7 +297,30 @@ pub fn beam_search(
     lm: &CharLm,
     prior: SpellingPrior,
 ) -> Result<String, CtcError> {
-    crate::ctc::check(logp, t, c, charset)?;
+    beam_search_joint(&[logp], t, c, charset, allowed, lm, prior)
+}
+
+/// [`beam_search`] over several recognisers' log-probabilities of the same crop (each `t` x `c`,
+/// at most [`MAX_MODELS`]): a reading is scored by the mean of its log CTC probabilities under
+/// each (every alignment summed in each model apart, so two networks that put a character's peak
+/// on different frames still agree on the reading), plus the prior. The mean, not the sum, keeps
+/// the prior's weight what it is for one recogniser.
+pub fn beam_search_joint(
+    models: &[&[f32]],
+    t: usize,
+    c: usize,
+    charset: &Charset,
+    allowed: &str,
+    lm: &CharLm,
+    prior: SpellingPrior,
+) -> Result<String, CtcError> {
+    let n = models.len();
+    if n == 0 || n > MAX_MODELS {
+        return Err(CtcError::Models(n));
+    }
+    for logp in models {
+        crate::ctc::check(logp, t, c, charset)?;
+    }
     let mut classes: Vec<(usize, char)> = Vec::new();
     for ch in allowed.chars() {
         let k = charset.class_of(ch).ok_or(CtcError::NotInCharset(ch))?;
@@ -301,56 +332,69 @@ pub fn beam_search(
             .find(|(c, _)| *c == k)
             .map_or(' ', |(_, ch)| *ch)
     };
-    let score = |b: &Beam| log_add(b.blank, b.label) + b.prior + prior.bonus * b.len as f32;
+    let share = 1.0 / n as f32;
+    let score = |b: &Beam| {
+        let model: f32 = (0..n).map(|m| log_add(b.blank[m], b.label[m])).sum();
+        model * share + b.prior + prior.bonus * b.len as f32
+    };
+    const NONE: [f32; MAX_MODELS] = [f32::NEG_INFINITY; MAX_MODELS];
     // The prefix tree: each node's parent and class; children found by (parent, class).
     let mut tree: Vec<(u32, usize)> = vec![(0, BLANK)];
     let mut children: Map<u32> = Map::default();
-    let mut beams = vec![Beam {
+    let mut start = Beam {
         node: 0,
         len: 0,
-        blank: 0.0,
-        label: f32::NEG_INFINITY,
+        blank: NONE,
+        label: NONE,
         prior: 0.0,
         state: State::START,
-    }];
+    };
+    start.blank[..n].fill(0.0);
+    let mut beams = vec![start];
     let mut next: Map<Beam> = Map::default();
     let mut tried: Vec<(usize, f32)> = Vec::with_capacity(classes.len());
     // The model's cost of each (state, character) met on this line: beams share their recent
     // characters, so most are asked for many times.
     let mut costs: Map<(f32, State)> = Map::default();
-    for row in logp.chunks_exact(c) {
+    for step in 0..t {
+        let rows: [&[f32]; MAX_MODELS] =
+            std::array::from_fn(|m| models.get(m).map_or(&[][..], |l| &l[step * c..][..c]));
         next.clear();
         tried.clear();
-        tried.extend(
-            classes
+        // A character is tried where any recogniser sees it, by the best of their readings.
+        tried.extend(classes.iter().filter_map(|&(k, _)| {
+            let best = rows[..n]
                 .iter()
-                .map(|&(k, _)| (k, row[k]))
-                .filter(|(_, l)| *l > TRY_ABOVE),
-        );
+                .map(|r| r[k])
+                .fold(f32::NEG_INFINITY, f32::max);
+            (best > TRY_ABOVE).then_some((k, best))
+        }));
         tried.sort_by(|a, b| b.1.total_cmp(&a.1));
         tried.truncate(TRY_AT_MOST);
         for b in &beams {
-            let total = log_add(b.blank, b.label);
+            let total: [f32; MAX_MODELS] = std::array::from_fn(|m| log_add(b.blank[m], b.label[m]));
             // The reading's last class (the blank for the empty reading).
             let last = tree[b.node as usize].1;
             // Stay: a blank, or the last class again.
             let stay = next.entry(u64::from(b.node)).or_insert(Beam {
-                blank: f32::NEG_INFINITY,
-                label: f32::NEG_INFINITY,
+                blank: NONE,
+                label: NONE,
                 ..*b
             });
-            stay.blank = log_add(stay.blank, total + row[BLANK]);
-            if b.len > 0 {
-                stay.label = log_add(stay.label, b.label + row[last]);
+            for (m, row) in rows[..n].iter().enumerate() {
+                stay.blank[m] = log_add(stay.blank[m], total[m] + row[BLANK]);
+                if b.len > 0 {
+                    stay.label[m] = log_add(stay.label[m], b.label[m] + row[last]);
+                }
             }
             // Grow by one class (after a blank only, if it repeats the last).
-            for &(k, l) in &tried {
+            for &(k, _) in &tried {
                 let from = if b.len > 0 && last == k {
                     b.blank
                 } else {
                     total
                 };
-                if from == f32::NEG_INFINITY {
+                if from[..n].iter().all(|f| *f == f32::NEG_INFINITY) {
                     continue;
                 }
                 let key = u64::from(b.node) << 8 | k as u64;
@@ -365,13 +409,15 @@ pub fn beam_search(
                     Beam {
                         node,
                         len: b.len + 1,
-                        blank: f32::NEG_INFINITY,
-                        label: f32::NEG_INFINITY,
+                        blank: NONE,
+                        label: NONE,
                         prior: b.prior + prior.weight * cost,
                         state,
                     }
                 });
-                grown.label = log_add(grown.label, from + l);
+                for (m, row) in rows[..n].iter().enumerate() {
+                    grown.label[m] = log_add(grown.label[m], from[m] + row[k]);
+                }
             }
         }
         beams.clear();
@@ -524,6 +570,41 @@ mod tests {
     }
 
     #[test]
+    fn two_recognisers_in_doubt_on_different_letters_read_the_word_together() {
+        let charset = Charset::ktp();
+        let c = charset.num_classes();
+        let plain = SpellingPrior {
+            weight: 0.0,
+            bonus: 0.0,
+            beam: 12,
+        };
+        // One is unsure of the second letter, the other of the fourth; each is sure where the
+        // other is not, and the second reads every letter a frame later.
+        let mut a = frames_of("MAJU");
+        a[2] = vec![('A', 0.4), ('E', 0.6)];
+        let mut b = frames_of("MAJU");
+        b[6] = vec![('U', 0.4), ('V', 0.6)];
+        b.insert(0, vec![]);
+        b.pop();
+        let as_line = |f: &[Vec<(char, f32)>]| {
+            let rows: Vec<&[(char, f32)]> = f.iter().map(Vec::as_slice).collect();
+            line(&charset, &rows)
+        };
+        let (a, b) = (as_line(&a), as_line(&b));
+        let t = a.len() / c;
+        let alone = |l: &[f32]| beam_search(l, t, c, &charset, "AEJMUV", &lm(), plain).unwrap();
+        assert_eq!(alone(&a), "MEJU");
+        assert_eq!(alone(&b), "MAJV");
+        let both = beam_search_joint(&[&a, &b], t, c, &charset, "AEJMUV", &lm(), plain);
+        assert_eq!(both.unwrap(), "MAJU");
+        // No recogniser, or more than the search holds, is an error and not an empty reading.
+        let none = beam_search_joint(&[], t, c, &charset, "A", &lm(), plain);
+        assert!(matches!(none, Err(CtcError::Models(0))));
+        let three = beam_search_joint(&[&a, &a, &a], t, c, &charset, "A", &lm(), plain);
+        assert!(matches!(three, Err(CtcError::Models(3))));
+    }
+
+    #[test]
     fn the_register_model_knows_place_words() {
         let lm = &*REGISTER_SPELLING;
         assert!(lm.word_logp("SUKAMAJU") > lm.word_logp("SUKAMAJV") + 3.0);
@@ -561,6 +642,10 @@ mod tests {
             let text = beam_search(&logp, t, c, &charset, allowed, &lm(), prior).expect("search");
             prop_assert!(text.chars().count() <= t);
             prop_assert!(text.chars().all(|ch| allowed.contains(ch)), "{}", text);
+            // Two recognisers that read the line alike read it as one does.
+            let twice = beam_search_joint(&[&logp, &logp], t, c, &charset, allowed, &lm(), prior)
+                .expect("joint search");
+            prop_assert_eq!(twice, text);
         }
     }
 }

@@ -4,6 +4,7 @@
 //! ```text
 //! ktp-eval [--count 300] [--seed 2] [--tiers scan,photo,hard] [--threads 1] [--model DIR] [--misses]
 //!          [--lines] [--given-corners] [--timings] [--resize 4000] [--dump FILE]
+//!          [--names heldout] [--second-model DIR | --no-second]
 //! ```
 //! Tiers: scan, photo, hard (the accuracy targets), unreadable (to be refused or flagged) and
 //! closeup (the card's corners outside the photo).
@@ -15,7 +16,7 @@ use clap::Parser;
 use ocr_model::eval;
 use ocr_model::reader::KtpReader;
 use ocr_model::recognizer::Recognizer;
-use ocr_model::synth::{FontSet, Renderer, Split, Tier, fonts};
+use ocr_model::synth::{FontSet, Names, Renderer, Split, Tier, fonts};
 
 #[derive(Debug, Parser)]
 #[command(about = "Score the KTP reader on rendered held-out cards")]
@@ -35,10 +36,15 @@ struct Args {
     /// Font split (held-out by default: faces the model never saw).
     #[arg(long, default_value = "heldout")]
     fonts: Split,
+    /// Where the cards' names come from: lists (the common-name lists, the default), wide (the
+    /// training mix) or heldout (lists sharing no word with any training name).
+    #[arg(long, default_value = "lists")]
+    names: Names,
     /// Reading threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// A model directory from `training/train.sh` instead of the shipped model.
+    /// A model directory from `training/train.sh` instead of the shipped models (its `second/`,
+    /// if there, is the second opinion on names).
     #[arg(long)]
     model: Option<std::path::PathBuf>,
     /// Print every card whose NIK or name was missed, with what was read.
@@ -71,10 +77,13 @@ struct Args {
     /// Bonus per character of the spelling prior (default: the reader's).
     #[arg(long)]
     name_spelling_bonus: Option<f32>,
-    /// A second model directory asked about every name line read in doubt (the likelier reading
-    /// of the two is kept; `KtpReader::with_second_opinion`).
-    #[arg(long)]
+    /// Another second model directory asked about every name line read in doubt, instead of the
+    /// shipped one or `--model`'s `second/` (`KtpReader::with_second_opinion`).
+    #[arg(long, conflicts_with = "no_second")]
     second_model: Option<std::path::PathBuf>,
+    /// Read with the first recogniser alone: no second opinion on doubtful names.
+    #[arg(long)]
+    no_second: bool,
 }
 
 fn main() -> ExitCode {
@@ -85,9 +94,16 @@ fn main() -> ExitCode {
     let spelling = &*ocr_model::spelling::REGISTER_SPELLING;
     let spelling_ms = start.elapsed().as_secs_f64() * 1e3;
     let reader = match &args.model {
-        Some(dir) => Recognizer::from_dir(dir).map(KtpReader::with_recognizer),
+        Some(dir) => KtpReader::from_dir(dir),
         None => KtpReader::shipped(),
     };
+    let reader = reader.map(|r| {
+        if args.no_second {
+            r.without_second_opinion()
+        } else {
+            r
+        }
+    });
     let reader = reader.map(|r| {
         let mut spelling = ocr_model::reader::NAME_SPELLING;
         spelling.weight = args.name_spelling.unwrap_or(spelling.weight);
@@ -133,7 +149,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let renderer = Renderer::new(set, *tier, args.seed);
+        let renderer = Renderer::new(set, *tier, args.seed).with_names(args.names);
         let options = eval::Options {
             given_corners: args.given_corners,
             resize_long: args.resize,

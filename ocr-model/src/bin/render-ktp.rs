@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use ocr_model::synth::{FontSet, Renderer, Split, Tier, fonts};
+use ocr_model::synth::{FontSet, Names, Renderer, Split, Tier, fonts};
 
 #[derive(Debug, Parser)]
 #[command(about = "Render synthetic e-KTP cards with ground truth")]
@@ -40,6 +40,11 @@ struct Args {
     /// train or heldout.
     #[arg(long, default_value = "train")]
     fonts: Split,
+    /// Where names come from: lists (the common-name lists), wide (what training uses: the lists,
+    /// register words, made-up syllables over every letter) or heldout (lists sharing no word with
+    /// the others).
+    #[arg(long, default_value = "lists")]
+    names: Names,
     /// Also write straightened line crops and lines.tsv.
     #[arg(long)]
     lines: bool,
@@ -108,7 +113,9 @@ fn run(args: &Args) -> Result<(), Box<dyn Error + Send + Sync>> {
         .unwrap_or_else(fonts::default_font_dir);
     let set = FontSet::load(&dir, args.fonts)?;
     // Decoding the JPEG back is only needed to cut line crops or draw previews from it.
-    let renderer = Renderer::new(set, args.tier, args.seed).with_decode(args.lines || args.preview);
+    let renderer = Renderer::new(set, args.tier, args.seed)
+        .with_decode(args.lines || args.preview)
+        .with_names(args.names);
     fs::create_dir_all(&args.out)?;
     if args.lines {
         fs::create_dir_all(args.out.join("lines"))?;

@@ -169,8 +169,17 @@ fn registered_village(nik: &str, district_code: &str, made_up: String) -> String
     villages[(h % villages.len() as u64) as usize].to_uppercase()
 }
 
-/// Generates one identity.
+/// Generates one identity, its name from the common-name lists.
 pub fn generate<R: Rng + ?Sized>(rng: &mut R) -> Result<Identity, SynthError> {
+    generate_with(rng, vocab::Names::Lists)
+}
+
+/// Generates one identity, its name from `names` ([`vocab::person_name_from`]); everything
+/// else is drawn as by [`generate`].
+pub fn generate_with<R: Rng + ?Sized>(
+    rng: &mut R,
+    names: vocab::Names,
+) -> Result<Identity, SynthError> {
     let districts = region::districts();
     let d: &Region = districts.choose(rng).ok_or(SynthError::RegionTable)?;
     let province = region::province_name(&d.code[..2]).ok_or(SynthError::RegionTable)?;
@@ -251,7 +260,7 @@ pub fn generate<R: Rng + ?Sized>(rng: &mut R) -> Result<Identity, SynthError> {
     Ok(Identity {
         district_code: d.code.to_owned(),
         nik,
-        name: vocab::person_name(rng, sex == Sex::Female),
+        name: vocab::person_name_from(rng, sex == Sex::Female, names),
         birth_place: regency_base_upper(birth_regency.name),
         birth_date,
         sex,

@@ -40,6 +40,7 @@ pub use degrade::{DegradeParams, Tier};
 pub use fonts::{FontSet, Split};
 pub use geom::{Homography, Quad};
 pub use identity::Identity;
+pub use vocab::Names;
 
 /// Why rendering failed.
 #[derive(Debug, thiserror::Error)]
@@ -338,6 +339,7 @@ pub struct Renderer {
     params: DegradeParams,
     seed: u64,
     decode: bool,
+    names: vocab::Names,
 }
 
 impl Renderer {
@@ -349,7 +351,15 @@ impl Renderer {
             params: tier.params(),
             seed,
             decode: true,
+            names: vocab::Names::Lists,
         }
+    }
+
+    /// Where the cards' names come from ([`vocab::Names`]: the common-name lists by default, a
+    /// wide mix for training, or held-out lists that no training name shares a word with).
+    pub fn with_names(mut self, names: vocab::Names) -> Self {
+        self.names = names;
+        self
     }
 
     /// Replaces the degradation parameters (the tier name stays in the labels).
@@ -389,7 +399,7 @@ impl Renderer {
     /// Renders sample `index`.
     pub fn render(&self, index: u64) -> Result<Sample, SynthError> {
         let mut rng = self.rng(index);
-        let id = identity::generate(&mut rng)?;
+        let id = identity::generate_with(&mut rng, self.names)?;
         let pl = degrade::place(&mut rng, &self.params, (card::CARD_W_MM, card::CARD_H_MM));
         let card = card::draw(&mut rng, &id, &self.fonts, pl.px_per_mm);
         let (cw, ch) = (card.image.width() as f32, card.image.height() as f32);
