@@ -8,7 +8,7 @@
 
 use ocr_model::eval::{self, TierReport};
 use ocr_model::reader::KtpReader;
-use ocr_model::synth::{FontSet, Renderer, Split, Tier, fonts};
+use ocr_model::synth::{FontSet, Names, Renderer, Split, Tier, fonts};
 
 /// Cards per tier (rendered and read in the test, two threads).
 const CARDS: u64 = 150;
@@ -136,6 +136,52 @@ fn held_out_accuracy_meets_the_floors_in_every_tier() {
     if rate > MAX_CONFIDENT_WRONG {
         failures.push(format!(
             "confidently wrong NIKs {rate:.4} > {MAX_CONFIDENT_WRONG}"
+        ));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Names the recogniser has never seen: the held-out name lists share no word with any name
+/// training drew (`synth::Names::Heldout`), as any name on a real card may be new to it. The
+/// shipped model was trained on the common-name lists only, and reads such names far worse than
+/// list names: measured on these 150 cards per tier (2026-12-06, `ktp-eval --count 150 --names
+/// heldout`) scan 86.7 %, photo 88.7 %, hard 31.3 % (list names: the floors above), with 5 + 1 + 1
+/// names returned sure (>= 0.9, no warning) and wrong (XAVERIUS read KAVERIUS). These floors hold
+/// that weakness where it is, so it can only shrink; BENCHMARKS.md (2026-12-06) has a model
+/// trained on wider names that reads 96 % of them, and why it is not shipped yet.
+const NEVER_SEEN_NAME_FLOORS: [(Tier, f64); 3] =
+    [(Tier::Scan, 0.84), (Tier::Photo, 0.86), (Tier::Hard, 0.27)];
+/// Never-seen names returned sure and wrong, over the three tiers' 450 cards (measured: 7).
+const MAX_NEVER_SEEN_SURE_WRONG: usize = 8;
+
+#[test]
+fn names_never_seen_in_training_are_read() {
+    let reader = KtpReader::shipped().expect("shipped model");
+    let mut failures = Vec::new();
+    let mut sure_wrong = 0;
+    for (tier, floor) in NEVER_SEEN_NAME_FLOORS {
+        let fonts = FontSet::load(&fonts::default_font_dir(), Split::Heldout).expect("fonts");
+        let renderer = Renderer::new(fonts, tier, SEED).with_names(Names::Heldout);
+        let results = eval::run(&reader, &renderer, 0, CARDS, 2).expect("render");
+        let r = eval::summarize(tier, &results);
+        println!("never-seen names: {r}");
+        if r.name_exact < floor {
+            failures.push(format!(
+                "{tier:?}: never-seen names exact {:.3} < {floor:.3}",
+                r.name_exact
+            ));
+        }
+        sure_wrong += r
+            .confident_wrong_fields
+            .iter()
+            .filter(|(k, _)| *k == "name")
+            .map(|(_, n)| *n)
+            .sum::<usize>();
+    }
+    println!("never-seen names returned sure and wrong: {sure_wrong}");
+    if sure_wrong > MAX_NEVER_SEEN_SURE_WRONG {
+        failures.push(format!(
+            "{sure_wrong} never-seen names returned sure and wrong > {MAX_NEVER_SEEN_SURE_WRONG}"
         ));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -184,7 +184,7 @@ fn main() -> ExitCode {
                             .find(|l| l.key == "nik")
                             .map_or("", |l| l.text.as_str());
                         eprintln!(
-                            "{tier:?} #{}: nik {} -> {} ({:.3}, line read {raw_nik:?}); birth date {} -> {}; name {} -> {}; warnings {:?}; q {:?}",
+                            "{tier:?} #{}: nik {} -> {} ({:.3}, line read {raw_nik:?}); birth date {} -> {}; name {} -> {} ({:.3}); warnings {:?}; q {:?}",
                             r.index,
                             t.nik,
                             scan.reading.fields.nik.value,
@@ -193,6 +193,7 @@ fn main() -> ExitCode {
                             scan.reading.fields.birth_date.value,
                             t.name,
                             scan.reading.fields.name.value,
+                            scan.reading.fields.name.confidence,
                             scan.reading
                                 .warnings
                                 .iter()
