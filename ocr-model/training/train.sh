@@ -15,6 +15,7 @@
 #   VAL_CARDS=300              held-out cards per tier
 #   EPOCHS=8  BUDGET_MIN=85    training stops at whichever comes first
 #   SEED=1234                  training seed (render seeds: 1 train, 2 held-out)
+#   TRAIN_NAMES=lists          names on the training cards: lists (the shipped model) or wide (README)
 #   DEVICES=1                  data-parallel CPU devices (2 uses both cores fully; README)
 #   PYTHON=python3             interpreter used to create the venv (3.11 tested)
 #   RENDER_KTP=path            use this render-ktp binary instead of `cargo build --release`
@@ -28,6 +29,7 @@ WORK="${WORK:-target-train}"
 PYTHON="${PYTHON:-python3}"
 SEED="${SEED:-1234}"
 DEVICES="${DEVICES:-1}"
+TRAIN_NAMES="${TRAIN_NAMES:-lists}"
 if [ "$SMOKE" = 1 ]; then
   OUT="${OUT:-$WORK/smoke-model}"
   TRAIN_CARDS="${TRAIN_CARDS:-300}"; VAL_CARDS="${VAL_CARDS:-80}"
@@ -60,20 +62,20 @@ else
   cargo build --release --quiet -p ocr-model --no-default-features --features synth --bin render-ktp
   RENDER="${CARGO_TARGET_DIR:-target}/release/render-ktp"
 fi
-render() { # dir count seed tier fonts
-  if [ -f "$1/lines.tsv" ] && [ -f "$1/.done-$2" ]; then return; fi
+render() { # dir count seed tier fonts names
+  if [ -f "$1/lines.tsv" ] && [ -f "$1/.done-$2-$6" ]; then return; fi
   rm -rf "$1"
-  "$RENDER" --out "$1" --count "$2" --seed "$3" --tier "$4" --fonts "$5" --lines
-  touch "$1/.done-$2"
+  "$RENDER" --out "$1" --count "$2" --seed "$3" --tier "$4" --fonts "$5" --names "$6" --lines
+  touch "$1/.done-$2-$6"
 }
 TRAIN_DIRS=(); VAL_DIRS=()
 for tier in scan photo hard; do
   n="$TRAIN_CARDS"; [ "$tier" = hard ] && n="$HARD_CARDS"
   say "rendering $n training cards, tier $tier"
-  render "$DATA/train-$tier" "$n" 1 "$tier" train
+  render "$DATA/train-$tier" "$n" 1 "$tier" train "$TRAIN_NAMES"
   TRAIN_DIRS+=("$DATA/train-$tier")
   say "rendering $VAL_CARDS held-out cards, tier $tier"
-  render "$DATA/val-$tier" "$VAL_CARDS" 2 "$tier" heldout
+  render "$DATA/val-$tier" "$VAL_CARDS" 2 "$tier" heldout lists
   VAL_DIRS+=("$DATA/val-$tier")
 done
 
