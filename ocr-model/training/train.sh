@@ -15,7 +15,7 @@
 #   VAL_CARDS=300              held-out cards per tier
 #   EPOCHS=8  BUDGET_MIN=85    training stops at whichever comes first
 #   SEED=1234                  training seed (render seeds: 1 train, 2 held-out)
-#   TRAIN_NAMES=lists          names on the training cards: lists (the shipped model) or wide (README)
+#   TRAIN_NAMES=lists          names on the training cards: lists (the shipped model), wide or mixed (README)
 #   DEVICES=1                  data-parallel CPU devices (2 uses both cores fully; README)
 #   PYTHON=python3             interpreter used to create the venv (3.11 tested)
 #   RENDER_KTP=path            use this render-ktp binary instead of `cargo build --release`

@@ -543,6 +543,9 @@ pub enum Names {
     /// ([`wide_word`]: the register's place words, made-up syllables over every letter, initials),
     /// so the recogniser learns letters and not a few hundred words.
     Wide,
+    /// The lists for two names in three, otherwise [`Names::Wide`]'s words: letters learned
+    /// beyond the lists without reading the common names any less often than the lists do.
+    Mixed,
     /// Lists that share no word with the training lists nor, by test, with each other: names the
     /// recogniser has never seen, as every name on a real card may be.
     Heldout,
@@ -554,9 +557,10 @@ impl std::str::FromStr for Names {
         match s {
             "lists" => Ok(Names::Lists),
             "wide" => Ok(Names::Wide),
+            "mixed" => Ok(Names::Mixed),
             "heldout" => Ok(Names::Heldout),
             _ => Err(format!(
-                "unknown name set {s:?} (expected lists, wide or heldout)"
+                "unknown name set {s:?} (expected lists, wide, mixed or heldout)"
             )),
         }
     }
@@ -572,8 +576,9 @@ pub fn person_name<R: Rng + ?Sized>(rng: &mut R, female: bool) -> String {
 pub fn person_name_from<R: Rng + ?Sized>(rng: &mut R, female: bool, names: Names) -> String {
     let (given, family, middle) = match (names, female) {
         (Names::Wide, _) if rng.random_bool(0.6) => return wide_name(rng),
-        (Names::Lists | Names::Wide, true) => (FEMALE_GIVEN, FEMALE_FAMILY, MIDDLE),
-        (Names::Lists | Names::Wide, false) => (MALE_GIVEN, MALE_FAMILY, MIDDLE),
+        (Names::Mixed, _) if rng.random_bool(1.0 / 3.0) => return wide_name(rng),
+        (Names::Lists | Names::Wide | Names::Mixed, true) => (FEMALE_GIVEN, FEMALE_FAMILY, MIDDLE),
+        (Names::Lists | Names::Wide | Names::Mixed, false) => (MALE_GIVEN, MALE_FAMILY, MIDDLE),
         (Names::Heldout, true) => (HELDOUT_FEMALE_GIVEN, HELDOUT_FEMALE_FAMILY, HELDOUT_MIDDLE),
         (Names::Heldout, false) => (HELDOUT_MALE_GIVEN, HELDOUT_MALE_FAMILY, HELDOUT_MIDDLE),
     };
@@ -799,10 +804,40 @@ mod tests {
 
     #[test]
     fn wide_names_use_every_letter_and_the_card_charset_only() {
+        for names in [Names::Wide, Names::Mixed] {
+            wide_set_uses_every_letter(names);
+        }
+    }
+
+    #[test]
+    fn mixed_names_come_from_the_lists_two_times_in_three() {
+        let listed: std::collections::BTreeSet<&str> =
+            [FEMALE_GIVEN, FEMALE_FAMILY, MALE_GIVEN, MALE_FAMILY, MIDDLE]
+                .iter()
+                .flat_map(|l| l.iter().flat_map(|w| w.split(' ')))
+                .collect();
+        let from_lists = |names: Names| {
+            let mut rng = ChaCha8Rng::seed_from_u64(6);
+            (0..3000)
+                .filter(|i| {
+                    let name = person_name_from(&mut rng, i % 2 == 0, names);
+                    name.split(' ').all(|w| listed.contains(w))
+                })
+                .count()
+        };
+        assert_eq!(from_lists(Names::Lists), 3000);
+        // Two in three by draw, plus the rare wide name made only of listed words.
+        let mixed = from_lists(Names::Mixed);
+        assert!((1900..2150).contains(&mixed), "{mixed}");
+        let wide = from_lists(Names::Wide);
+        assert!((1100..1350).contains(&wide), "{wide}");
+    }
+
+    fn wide_set_uses_every_letter(names: Names) {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let mut seen = std::collections::BTreeSet::new();
         for i in 0..3000 {
-            let name = person_name_from(&mut rng, i % 2 == 0, Names::Wide);
+            let name = person_name_from(&mut rng, i % 2 == 0, names);
             let words: Vec<&str> = name.split(' ').collect();
             assert!((1..=4).contains(&words.len()), "{name}");
             assert!(words.iter().all(|w| !w.is_empty()), "{name}");
@@ -813,7 +848,7 @@ mod tests {
             );
             seen.extend(name.chars().filter(char::is_ascii_uppercase));
         }
-        assert_eq!(seen.len(), 26, "{seen:?}");
+        assert_eq!(seen.len(), 26, "{names:?} {seen:?}");
     }
 
     #[test]
