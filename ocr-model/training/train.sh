@@ -13,10 +13,10 @@
 #   TRAIN_CARDS=3000           cards per tier for training (3 tiers, ~18 line crops per card)
 #   HARD_CARDS=1.5*TRAIN_CARDS  training cards of the hard tier (its lines are the most varied)
 #   VAL_CARDS=300              held-out cards per tier
-#   EPOCHS=8  BUDGET_MIN=85    training stops at whichever comes first
+#   EPOCHS=8  BUDGET_MIN=90    training stops at whichever comes first
 #   SEED=1234                  training seed (render seeds: 1 train, 2 held-out)
-#   TRAIN_NAMES=lists          names on the training cards: lists (the shipped model), wide or mixed (README)
-#   DEVICES=1                  data-parallel CPU devices (2 uses both cores fully; README)
+#   TRAIN_NAMES=mixed          names on the training cards: mixed (the shipped model), lists or wide (README)
+#   DEVICES=2                  data-parallel CPU devices, one per core (README)
 #   PYTHON=python3             interpreter used to create the venv (3.11 tested)
 #   RENDER_KTP=path            use this render-ktp binary instead of `cargo build --release`
 set -euo pipefail
@@ -28,8 +28,8 @@ SMOKE="${SMOKE:-0}"
 WORK="${WORK:-target-train}"
 PYTHON="${PYTHON:-python3}"
 SEED="${SEED:-1234}"
-DEVICES="${DEVICES:-1}"
-TRAIN_NAMES="${TRAIN_NAMES:-lists}"
+DEVICES="${DEVICES:-2}"
+TRAIN_NAMES="${TRAIN_NAMES:-mixed}"
 if [ "$SMOKE" = 1 ]; then
   OUT="${OUT:-$WORK/smoke-model}"
   TRAIN_CARDS="${TRAIN_CARDS:-300}"; VAL_CARDS="${VAL_CARDS:-80}"
@@ -38,7 +38,7 @@ if [ "$SMOKE" = 1 ]; then
 else
   OUT="${OUT:-ocr-model/model}"
   TRAIN_CARDS="${TRAIN_CARDS:-3000}"; VAL_CARDS="${VAL_CARDS:-300}"
-  EPOCHS="${EPOCHS:-8}"; BUDGET_MIN="${BUDGET_MIN:-85}"
+  EPOCHS="${EPOCHS:-8}"; BUDGET_MIN="${BUDGET_MIN:-90}"
   DATA="$WORK/data"; RUN="$WORK/run"; SMOKE_FLAG=
 fi
 HARD_CARDS="${HARD_CARDS:-$(( TRAIN_CARDS * 3 / 2 ))}"
