@@ -594,6 +594,117 @@ pub fn text_skew(g: &GrayImage, along_columns: bool) -> f32 {
     best.0
 }
 
+/// Where the card may be in a photo that shows its print but not its outline: a photocopy of a
+/// KTP (the fotokopi a patient brings), or a card scanned on white paper that the scanner washed
+/// out. The print (the darker-than-its-surroundings pixels of [`Ink`]) is measured along and across
+/// its lines, taken both along the photo's rows and along its columns (a copy photographed either
+/// way), each at its skew ([`text_skew`]); on a KTP it spans 3.2-81.6 mm of the card's width
+/// (labels to the photo's right edge) and is about centred on its height. The card is guessed from
+/// the print's width, and from its height where that tells another size (a photo left pale on the
+/// copy ends the print at the values' right edge). Corners in `g`'s pixels (TL, TR, BR, BL as the
+/// print reads, or turned by two: [`rectify`]'s upside-down check tells). Empty when there is too
+/// little print to measure.
+pub fn print_box_guesses(g: &GrayImage) -> Vec<Quad> {
+    let (w, h) = (g.width() as usize, g.height() as usize);
+    let ink = Ink::new(g);
+    let mut pts: Vec<(f32, f32)> = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            if ink.count(x, x + 1, y, y + 1) > 0 {
+                pts.push((x as f32, y as f32));
+            }
+        }
+    }
+    if pts.len() < PRINT_MIN_PIXELS {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    // The photo's larger side first: a copy is most often photographed along it.
+    let mut ways = [false, true];
+    if h > w {
+        ways.reverse();
+    }
+    for along_columns in ways {
+        // Lines along the rows (dy/dx = tan skew) or along the columns (dx/dy = tan skew).
+        let skew = text_skew(g, along_columns);
+        let theta = if along_columns {
+            std::f32::consts::FRAC_PI_2 - skew
+        } else {
+            skew
+        };
+        let (sin, cos) = theta.sin_cos();
+        let (us, vs): (Vec<f32>, Vec<f32>) = pts
+            .iter()
+            .map(|&(x, y)| (x * cos + y * sin, -x * sin + y * cos))
+            .unzip();
+        let (Some((u0, u1)), Some((v0, v1))) = (print_extent(&us), print_extent(&vs)) else {
+            continue;
+        };
+        let by_width = (u1 - u0) / (PRINT_X_MM[1] - PRINT_X_MM[0]);
+        let by_height = (v1 - v0) / (PRINT_Y_MM[1] - PRINT_Y_MM[0]);
+        let mut scales = vec![by_width];
+        if (by_height / by_width - 1.0).abs() > 0.03 {
+            scales.push(by_height);
+        }
+        let (uc, vc) = ((u0 + u1) / 2.0, (v0 + v1) / 2.0);
+        for s in scales {
+            if !(s.is_finite() && s > 0.0) {
+                continue;
+            }
+            // The print's box is centred on the card along and across the lines, near enough
+            // for the layout (which finds the rows and columns itself) to take it from there.
+            let (hu, hv) = (CARD_MM[0] * s / 2.0, CARD_MM[1] * s / 2.0);
+            let corner = |du: f32, dv: f32| {
+                let (u, v) = (uc + du, vc + dv);
+                [u * cos - v * sin, u * sin + v * cos]
+            };
+            out.push([
+                corner(-hu, -hv),
+                corner(hu, -hv),
+                corner(hu, hv),
+                corner(-hu, hv),
+            ]);
+        }
+    }
+    out
+}
+
+/// Where the print lies along one axis: the first and last pixel-wide bins holding at least a
+/// tenth as many print pixels as a busy bin of the print (the 90th percentile, smoothed over five
+/// bins), so that toner specks and grain scattered over the page do not widen it.
+fn print_extent(coords: &[f32]) -> Option<(f32, f32)> {
+    let lo = coords.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = coords.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if !(lo.is_finite() && hi.is_finite()) {
+        return None;
+    }
+    let mut bins = vec![0u32; (hi - lo) as usize + 1];
+    for &c in coords {
+        bins[(c - lo) as usize] += 1;
+    }
+    let smooth: Vec<u32> = (0..bins.len())
+        .map(|i| {
+            bins[i.saturating_sub(2)..(i + 3).min(bins.len())]
+                .iter()
+                .sum()
+        })
+        .collect();
+    let mut busy: Vec<u32> = smooth.iter().copied().filter(|&n| n > 0).collect();
+    busy.sort_unstable();
+    let p90 = *busy.get(busy.len() * 9 / 10)?;
+    let floor = (p90 / 10).max(4);
+    let first = smooth.iter().position(|&n| n >= floor)?;
+    let last = smooth.iter().rposition(|&n| n >= floor)?;
+    Some((lo + first as f32, lo + last as f32 + 1.0))
+}
+
+/// Too few print pixels to measure a card by.
+const PRINT_MIN_PIXELS: usize = 400;
+/// Where a KTP's print spans across the card (the labels' left edge, the photo's right edge) and
+/// down it (the header's capitals, the signature's foot), in millimetres.
+const PRINT_X_MM: [f32; 2] = [3.2, 81.6];
+const PRINT_Y_MM: [f32; 2] = [2.5, 50.5];
+
 /// The widest skew [`text_skew`] looks for, and its step (degrees).
 const MAX_SKEW_DEG: f32 = 8.0;
 const SKEW_STEP_DEG: f32 = 0.5;
@@ -1104,6 +1215,54 @@ mod tests {
         let turned = GrayImage::from_fn(260, 400, |x, y| *flat.get_pixel(y, x));
         let found = text_skew(&turned, true).to_degrees();
         assert!((found - 2.0).abs() <= 0.5, "{found}");
+    }
+
+    #[test]
+    fn the_print_s_extent_ignores_specks_scattered_over_the_page() {
+        // A block of print from 100 to 300, dense; 300 specks anywhere from 0 to 1000.
+        let mut coords: Vec<f32> = (0..6000).map(|i| 100.0 + (i % 200) as f32).collect();
+        coords.extend((0..300).map(|i| (i * 337 % 1000) as f32));
+        let (lo, hi) = print_extent(&coords).expect("print");
+        assert!(
+            (lo - 100.0).abs() <= 3.0 && (hi - 300.0).abs() <= 3.0,
+            "{lo}..{hi}"
+        );
+        assert_eq!(print_extent(&[]), None);
+    }
+
+    #[test]
+    fn a_card_without_an_edge_is_guessed_around_its_print() {
+        // A card 5 px/mm wide at (60, 50) on white paper, its edge invisible: only its print
+        // shows, rows of dashes over the span of a KTP's print (3.2-81.6 mm by 2.5-50.5 mm).
+        let (s, ox, oy) = (5.0f32, 60.0f32, 50.0f32);
+        let (x0, x1) = (ox + PRINT_X_MM[0] * s, ox + PRINT_X_MM[1] * s);
+        let (y0, y1) = (oy + PRINT_Y_MM[0] * s, oy + PRINT_Y_MM[1] * s);
+        let paper = GrayImage::from_fn(640, 420, |x, y| {
+            let (xf, yf) = (x as f32, y as f32);
+            let inside = xf >= x0 && xf < x1 && yf >= y0 && yf < y1;
+            let row = (yf - y0) as u32 % 12 < 4 || yf >= y1 - 4.0;
+            image::Luma([if inside && row && (x - x0 as u32) % 14 < 10 {
+                30
+            } else {
+                250
+            }])
+        });
+        let guesses = print_box_guesses(&paper);
+        let truth = [
+            [ox, oy],
+            [ox + CARD_MM[0] * s, oy],
+            [ox + CARD_MM[0] * s, oy + CARD_MM[1] * s],
+            [ox, oy + CARD_MM[1] * s],
+        ];
+        let first = guesses.first().expect("a guess");
+        for (g, t) in first.iter().zip(&truth) {
+            assert!(
+                (g[0] - t[0]).abs() <= 8.0 && (g[1] - t[1]).abs() <= 8.0,
+                "{first:?} against {truth:?}"
+            );
+        }
+        // A blank page gives nothing to guess from.
+        assert!(print_box_guesses(&GrayImage::from_pixel(640, 420, image::Luma([250]))).is_empty());
     }
 
     #[test]

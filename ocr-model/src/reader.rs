@@ -340,8 +340,10 @@ impl KtpReader {
         };
         lap(&mut timings.detect);
         let mut first: Option<Refusal> = None;
-        // 0: the finder's best candidate; 1: the other masks' candidates; 2: a close-up whose
-        // corners are outside the photo (the card as filling the frame, at a few sizes).
+        let mut guessed: Option<Refusal> = None;
+        // 0: the finder's best candidate; 1: the other masks' candidates; 2: guesses without an
+        // outline: a close-up whose corners are outside the photo (the card as filling the
+        // frame, at a few sizes), then a photocopy's card around its print.
         let mut stage = if given.is_some() { 2 } else { 0 };
         let mut guesses: Option<Vec<crate::geom::Quad>> = None;
         let mut i = 0;
@@ -360,11 +362,11 @@ impl KtpReader {
                     }
                     1 => cards.extend(
                         guesses
-                            .get_or_insert_with(|| close_up_guesses(&pyr))
+                            .get_or_insert_with(|| card_guesses(&pyr))
                             .iter()
                             .map(|&q| FoundCard::given(q, img.width(), img.height())),
                     ),
-                    _ => return refuse(first.unwrap_or(Refusal::NotAKtp)),
+                    _ => return refuse(guessed.or(first).unwrap_or(Refusal::NotAKtp)),
                 }
                 stage += 1;
                 lap(&mut timings.detect);
@@ -378,8 +380,14 @@ impl KtpReader {
                     // A card whose layout was found but that is too dark, glared or blurred is
                     // refused for that. Without a layout the candidate may not be the card: the
                     // search goes on, and if nothing is found the best candidate's reason stands.
-                    if laid_out {
+                    // The finder's best candidate aside, the next candidate or guess may be the
+                    // card (on a photocopy, a blob of white paper lays out and reads as glare):
+                    // the first such reason stands if none is.
+                    if laid_out && stage == 0 {
                         return refuse(refusal);
+                    }
+                    if laid_out {
+                        guessed.get_or_insert(refusal);
                     }
                     // A guessed close-up that does not lay out says nothing of the photo (a
                     // flat dark photo is not a KTP, not a dark one).
@@ -406,7 +414,7 @@ impl KtpReader {
                 || detect::clipped(&chosen, img.width(), img.height())
                 || (spans && scan.reading.warnings.len() >= DOUBTFUL_WARNINGS))
         {
-            for &guess in guesses.get_or_insert_with(|| close_up_guesses(&pyr)).iter() {
+            for &guess in guesses.get_or_insert_with(|| card_guesses(&pyr)).iter() {
                 // A reading without a warning is as consistent as any.
                 if scan.reading.warnings.is_empty() {
                     break;
@@ -575,13 +583,22 @@ impl KtpReader {
     }
 }
 
-/// Where the card may be in a close-up of it ([`detect::close_up_guesses`]), turned as its print
-/// runs.
-fn close_up_guesses(pyr: &Pyramid) -> Vec<crate::geom::Quad> {
+/// Where the card may be when no outline of it was found: in a close-up of it
+/// ([`detect::close_up_guesses`]), turned as its print runs, then around its print where the
+/// photo shows no edge of it (a photocopy: [`layout::print_box_guesses`]).
+fn card_guesses(pyr: &Pyramid) -> Vec<crate::geom::Quad> {
     let base = pyr.base();
     let (w, h) = (base.width(), base.height());
-    let skew = layout::text_skew(pyr.coarse(SKEW_SIDE), h > w);
-    detect::close_up_guesses(w, h, skew)
+    let coarse = pyr.coarse(SKEW_SIDE);
+    let skew = layout::text_skew(coarse, h > w);
+    let mut out = detect::close_up_guesses(w, h, skew);
+    let scale = w as f32 / coarse.width() as f32;
+    out.extend(
+        layout::print_box_guesses(coarse)
+            .into_iter()
+            .map(|q| q.map(|[x, y]| [x * scale, y * scale])),
+    );
+    out
 }
 
 /// The longer side (px) of the pyramid level the print's skew is measured on.

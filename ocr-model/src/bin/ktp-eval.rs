@@ -6,8 +6,8 @@
 //!          [--lines] [--given-corners] [--timings] [--resize 4000] [--dump FILE]
 //!          [--names heldout] [--second-model DIR | --no-second]
 //! ```
-//! Tiers: scan, photo, hard (the accuracy targets), unreadable (to be refused or flagged) and
-//! closeup (the card's corners outside the photo).
+//! Tiers: scan, photo, hard (the accuracy targets), unreadable (to be refused or flagged),
+//! closeup (the card's corners outside the photo) and copy (a photocopy: no edge of the card).
 
 use std::io::Write;
 use std::process::ExitCode;

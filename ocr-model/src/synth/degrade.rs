@@ -26,6 +26,11 @@ pub enum Tier {
     /// the frame), nearly square to it, otherwise a phone photo. Not used in training; it checks
     /// the reader's close-up fallback.
     CloseUp,
+    /// A photocopy of the card (the fotokopi KTP a patient brings), scanned or photographed flat:
+    /// grey, the card's pale blue and its pattern washed out to the paper's white, so that no edge
+    /// of the card shows, the print pushed to black, toner specks. Not used in training; it checks
+    /// the reader's way to a card without an outline.
+    Copy,
 }
 
 impl std::str::FromStr for Tier {
@@ -37,6 +42,7 @@ impl std::str::FromStr for Tier {
             "hard" => Ok(Tier::Hard),
             "unreadable" => Ok(Tier::Unreadable),
             "closeup" => Ok(Tier::CloseUp),
+            "copy" => Ok(Tier::Copy),
             other => Err(SynthError::BadTier(other.to_owned())),
         }
     }
@@ -86,6 +92,9 @@ pub struct DegradeParams {
     /// `1 / light` after the sensor noise is added (noise grows with the gain, the signal-to-noise
     /// ratio stays that of the dim light), before the JPEG encoder sees it.
     pub auto_exposure: f64,
+    /// Whether the card went through a photocopier before the camera or scanner saw it
+    /// ([`photocopy`]).
+    pub photocopy: bool,
 }
 
 impl Tier {
@@ -112,6 +121,7 @@ impl Tier {
                 noise_sigma: (0.5, 2.5),
                 jpeg_quality: Some((90, 96)),
                 auto_exposure: 0.0,
+                photocopy: false,
             },
             Tier::Photo => DegradeParams {
                 frame: (1024, 768),
@@ -133,6 +143,7 @@ impl Tier {
                 noise_sigma: (1.5, 5.0),
                 jpeg_quality: Some((60, 90)),
                 auto_exposure: 0.0,
+                photocopy: false,
             },
             Tier::Hard => DegradeParams {
                 frame: (1024, 768),
@@ -157,6 +168,7 @@ impl Tier {
                 noise_sigma: (5.0, 11.0),
                 jpeg_quality: Some((20, 40)),
                 auto_exposure: 0.0,
+                photocopy: false,
             },
             // The hard tier made unreadable: a smaller card, less light, blur of half the capitals'
             // height, shake longer than a letter is wide, more noise, worse JPEG.
@@ -180,6 +192,23 @@ impl Tier {
                 max_rotation_deg: 4.0,
                 perspective: 0.02,
                 thumb: 0.0,
+                ..Tier::Photo.params()
+            },
+            // A copy on white paper lying flat, scanned or photographed square on: the card takes
+            // half the page's width or more, the copier's blur and the camera's mild noise.
+            Tier::Copy => DegradeParams {
+                portrait: 0.3,
+                card_fill: (0.55, 0.9),
+                max_rotation_deg: 4.0,
+                perspective: 0.01,
+                textured_background: false,
+                light: (0.95, 1.05),
+                gradient: (0.0, 0.08),
+                blur_sigma: (0.3, 0.8),
+                noise_sigma: (1.0, 4.0),
+                jpeg_quality: Some((70, 92)),
+                thumb: 0.0,
+                photocopy: true,
                 ..Tier::Photo.params()
             },
         }
@@ -720,6 +749,27 @@ pub fn thumb<R: Rng + ?Sized>(
     Ok(())
 }
 
+/// A photocopier's pass over the frame, in place: grey levels through the tone curve of a copier's
+/// text mode (the paper and the card's pale print to white, the print to black, a ramp between
+/// that keeps the letters' edges grey), and toner specks. Draws from `rng` only when called, so
+/// the other tiers' frames do not change.
+pub fn photocopy<R: Rng + ?Sized>(rng: &mut R, img: &mut RgbImage) {
+    let lo = rng.random_range(40.0..90.0f32);
+    let hi = rng.random_range(150.0..195.0f32);
+    // Specks per million pixels.
+    let specks = rng.random_range(0..400u64);
+    let mut f = Fast(rng.random());
+    for p in img.pixels_mut() {
+        let g = (77.0 * f32::from(p[0]) + 150.0 * f32::from(p[1]) + 29.0 * f32::from(p[2])) / 256.0;
+        let mut v = ((g - lo) / (hi - lo)).clamp(0.0, 1.0) * 255.0;
+        if f.next() % 1_000_000 < specks {
+            v = v.min(60.0);
+        }
+        let v = v.round() as u8;
+        *p = image::Rgb([v, v, v]);
+    }
+}
+
 /// Lighting (gradient, brightness, colour cast), glare, blur and noise, in place.
 pub fn photometric<R: Rng + ?Sized>(
     rng: &mut R,
@@ -1041,6 +1091,28 @@ mod tests {
         assert!((m0 - 80.0).abs() < 6.0, "{m0}");
         assert!((m1 - 160.0).abs() < 12.0, "{m1}");
         assert!(s1 > 1.6 * s0 && s1 < 2.4 * s0, "{s0} {s1}");
+    }
+
+    #[test]
+    fn a_photocopy_washes_the_card_out_to_the_paper_and_keeps_the_print_black() {
+        // The card's pale blue, a scanner bed's white, the print's near-black.
+        let mut img = RgbImage::from_fn(30, 10, |x, _| match x / 10 {
+            0 => image::Rgb([186, 214, 236]),
+            1 => image::Rgb([240, 240, 238]),
+            _ => image::Rgb([35, 38, 50]),
+        });
+        photocopy(&mut ChaCha8Rng::seed_from_u64(7), &mut img);
+        for (x, _, p) in img.enumerate_pixels() {
+            let [r, g, b] = p.0;
+            assert!(r == g && g == b, "grey: {:?}", p.0);
+            match x / 10 {
+                0 | 1 => assert!(r >= 235 || r <= 60, "paper or a speck: {r}"),
+                _ => assert!(r <= 10, "print: {r}"),
+            }
+        }
+        // The card and the paper around it come out alike: no edge left to find.
+        let (card, bed) = (img.get_pixel(5, 5).0[0], img.get_pixel(15, 5).0[0]);
+        assert_eq!((card, bed), (255, 255));
     }
 
     #[test]

@@ -385,6 +385,7 @@ impl Renderer {
             Tier::Hard => 3,
             Tier::Unreadable => 4,
             Tier::CloseUp => 5,
+            Tier::Copy => 6,
         };
         let split = match self.fonts.split() {
             Split::Train => 0u64,
@@ -407,6 +408,9 @@ impl Renderer {
             .ok_or(SynthError::Geometry)?;
         let radius = card::CORNER_MM * card.px_per_mm;
         let mut image = degrade::compose(&mut rng, &card.image, radius, &pl, &self.params)?;
+        if self.params.photocopy {
+            degrade::photocopy(&mut rng, &mut image);
+        }
         degrade::thumb(
             &mut rng,
             &mut image,
