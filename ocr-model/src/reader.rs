@@ -330,7 +330,6 @@ impl KtpReader {
         }
         let mut timings = Timings::default();
         let mut clock = Lap(Instant::now());
-        let mut lap = |t: &mut f64| clock.lap(t);
         let pyr = Pyramid::new(to_gray(img));
         // The best candidate first; when its layout fails, the other masks' candidates (a blob of
         // background can look more card-like than the card).
@@ -338,16 +337,18 @@ impl KtpReader {
             Some(corners) => vec![FoundCard::given(corners, img.width(), img.height())],
             None => detect::find_card(img).into_iter().collect(),
         };
-        lap(&mut timings.detect);
+        clock.lap(&mut timings.detect);
         let mut first: Option<Refusal> = None;
         let mut guessed: Option<Refusal> = None;
+        // Whether a candidate laid out but read as no KTP at all (`reads_as_no_ktp`).
+        let mut no_ktp = false;
         // 0: the finder's best candidate; 1: the other masks' candidates; 2: guesses without an
         // outline: a close-up whose corners are outside the photo (the card as filling the
         // frame, at a few sizes), then a photocopy's card around its print.
         let mut stage = if given.is_some() { 2 } else { 0 };
         let mut guesses: Option<Vec<crate::geom::Quad>> = None;
         let mut i = 0;
-        let (quality, rect, boxes) = loop {
+        let mut scan = loop {
             if i == cards.len() {
                 match stage {
                     0 => {
@@ -366,17 +367,31 @@ impl KtpReader {
                             .iter()
                             .map(|&q| FoundCard::given(q, img.width(), img.height())),
                     ),
-                    _ => return refuse(guessed.or(first).unwrap_or(Refusal::NotAKtp)),
+                    _ => {
+                        let no_ktp = no_ktp.then_some(Refusal::NotAKtp);
+                        return refuse(guessed.or(no_ktp).or(first).unwrap_or(Refusal::NotAKtp));
+                    }
                 }
                 stage += 1;
-                lap(&mut timings.detect);
+                clock.lap(&mut timings.detect);
                 continue;
             }
             i += 1;
             match locate(&pyr, &cards[i - 1]) {
-                Ok(found) => break found,
+                Ok((quality, rect, boxes)) => {
+                    clock.lap(&mut timings.layout);
+                    let scan =
+                        self.read_lines(&pyr, quality, &rect, &boxes, &mut timings, &mut clock)?;
+                    // Rows that read as no KTP at all were print of something else (a wrong
+                    // outline over a card's print, a page of other print): the search goes on.
+                    if reads_as_no_ktp(&scan.reading) {
+                        no_ktp = true;
+                        continue;
+                    }
+                    break scan;
+                }
                 Err((refusal, laid_out)) => {
-                    lap(&mut timings.layout);
+                    clock.lap(&mut timings.layout);
                     // A card whose layout was found but that is too dark, glared or blurred is
                     // refused for that. Without a layout the candidate may not be the card: the
                     // search goes on, and if nothing is found the best candidate's reason stands.
@@ -397,8 +412,6 @@ impl KtpReader {
                 }
             }
         };
-        lap(&mut timings.layout);
-        let mut scan = self.read_lines(&pyr, quality, &rect, &boxes, &mut timings, &mut clock)?;
         // A card that reaches across the photo from side to side may be a wrong outline of a
         // close-up whose real corners are outside it, and so may an outline nearly as wide or
         // as tall as the photo whose reading makes little sense: the close-up's reading is taken
@@ -644,6 +657,26 @@ const CLOSE_UP_TRUST: f32 = 0.85;
 /// wrong outline (a photo of a whole card leaves a margin; a hard photo's card is rarely this
 /// large, and reading the guesses for every doubtful one cost the hard tier a fifth of its time).
 const CLOSE_UP_SPAN: f32 = 0.9;
+
+/// Whether a reading shows nothing of a KTP: its NIK is no valid NIK and none of the closed
+/// vocabularies every KTP prints (sex, religion, marital status, nationality) was read as one of
+/// its values. A KTP, however poorly photographed, that the reader gets this far with shows one of
+/// them; a page of other print laid out as rows does not.
+fn reads_as_no_ktp(r: &KtpReading) -> bool {
+    let nik_invalid = r
+        .warnings
+        .iter()
+        .any(|w| matches!(w, Warning::NikInvalid(_)));
+    let unknown = |key: &str| {
+        r.warnings.iter().any(|w| {
+            matches!(w, Warning::Missing(k) | Warning::UnknownValue(k) | Warning::Unreadable(k) if *k == key)
+        })
+    };
+    nik_invalid
+        && ["sex", "religion", "marital_status", "nationality"]
+            .iter()
+            .all(|k| unknown(k))
+}
 
 /// A reading with this many warnings may come from a wrong outline (of a close-up).
 const DOUBTFUL_WARNINGS: usize = 5;
@@ -1515,7 +1548,7 @@ mod tests {
     }
 
     #[test]
-    fn a_card_missing_fields_or_with_rows_keyed_off_returns_nothing_as_sure() {
+    fn missing_or_shifted_rows_leave_nothing_sure_and_other_print_reads_as_no_ktp() {
         let lines = [
             ("province", "JAWA TIMUR"),
             ("regency", "KABUPATEN MALANG"),
@@ -1564,6 +1597,20 @@ mod tests {
             &[("religion", "KAWIN"), ("marital_status", "PETANI")],
         );
         assert!(nothing_sure(&shifted), "{:?}", shifted.warnings);
+        // A KTP misread in places is still a KTP; print of something else read as rows is not:
+        // no valid NIK and none of sex, religion, marital status and nationality known.
+        assert!(!reads_as_no_ktp(&read(&[], &[])));
+        let garbage = [
+            ("nik", "0387048400198710"),
+            ("sex", "XQZXQZ"),
+            ("religion", "XQZXQZ"),
+            ("nationality", "XQZXQZ"),
+        ];
+        let page = read(&["marital_status"], &garbage);
+        assert!(reads_as_no_ktp(&page), "{:?}", page.warnings);
+        // One of them known, or the NIK valid: a KTP, however poorly read.
+        assert!(!reads_as_no_ktp(&read(&["marital_status"], &garbage[..3])));
+        assert!(!reads_as_no_ktp(&read(&["marital_status"], &garbage[1..])));
     }
 
     #[test]

@@ -83,3 +83,48 @@ fn the_undamaged_card_is_read() {
     let scan = reader().read_bytes(card_jpeg()).expect("read");
     assert_eq!(scan.reading.fields.nik.value.len(), 16);
 }
+
+/// A card photographed turned a quarter or half a turn (a phone held the other way, a file whose
+/// EXIF orientation the reader does not apply) is read from its print the same as upright.
+#[test]
+fn a_card_turned_any_quarter_is_read_the_same() {
+    let upright = reader().read_bytes(card_jpeg()).expect("read");
+    let img = image::load_from_memory(card_jpeg())
+        .expect("jpeg")
+        .to_rgb8();
+    for (turn, turned) in [
+        (90, image::imageops::rotate90(&img)),
+        (180, image::imageops::rotate180(&img)),
+        (270, image::imageops::rotate270(&img)),
+    ] {
+        let scan = reader().read_image(&turned).expect("read");
+        assert_eq!(
+            scan.reading.fields.nik.value, upright.reading.fields.nik.value,
+            "turned {turn}"
+        );
+        assert_eq!(
+            scan.reading.fields.name.value, upright.reading.fields.name.value,
+            "turned {turn}"
+        );
+    }
+}
+
+/// A page of print that is not a KTP (a letter, a form) gives the guesses around a print
+/// (`layout::print_box_guesses`) something to lay out, but no KTP reading: it is refused.
+#[test]
+fn a_page_of_print_that_is_not_a_ktp_is_refused() {
+    for (w, h) in [(1024u32, 768u32), (768, 1024)] {
+        let page = RgbImage::from_fn(w, h, |x, y| {
+            // Lines of words: 9 px high every 24 px, words 30-70 px long, 12 px apart.
+            let (row, col) = (y % 24, (x * 7 + (y / 24) * 13) % 97);
+            let inside = x > 80 && x < w - 80 && y > 90 && y < h - 120;
+            if inside && row < 9 && col < 70 && (x / 9 + y / 24) % 11 != 0 {
+                image::Rgb([30, 30, 30])
+            } else {
+                image::Rgb([250, 250, 248])
+            }
+        });
+        let r = reader().read_image(&page);
+        assert!(matches!(r, Err(ScanError::Refused(_))), "{w}x{h}: {r:?}");
+    }
+}
