@@ -553,21 +553,32 @@ fn line_rect(x0: usize, x1: usize, top: usize, cap: f32) -> [f32; 4] {
 /// print (darker than its neighbourhood) into the sharpest row profile. For a close-up, whose card
 /// outline is not in the photo.
 pub fn text_skew(g: &GrayImage, along_columns: bool) -> f32 {
+    skew_of(&print_pixels(g), g.width(), g.height(), along_columns)
+}
+
+/// `(x, y)` of every print pixel of `g` (darker than its neighbourhood: [`Ink`]).
+fn print_pixels(g: &GrayImage) -> Vec<(f32, f32)> {
     let (w, h) = (g.width() as usize, g.height() as usize);
     let ink = Ink::new(g);
-    // (along, across) coordinates of every ink pixel: across is what the lines stack on.
-    let mut pts: Vec<(f32, f32)> = Vec::new();
+    let mut pts = Vec::new();
     for y in 0..h {
         for x in 0..w {
             if ink.count(x, x + 1, y, y + 1) > 0 {
-                pts.push(if along_columns {
-                    (y as f32, x as f32)
-                } else {
-                    (x as f32, y as f32)
-                });
+                pts.push((x as f32, y as f32));
             }
         }
     }
+    pts
+}
+
+/// [`text_skew`] of the print pixels `xy` of a `w` x `h` photo.
+fn skew_of(xy: &[(f32, f32)], w: u32, h: u32, along_columns: bool) -> f32 {
+    let (w, h) = (w as usize, h as usize);
+    // (along, across) coordinates of every print pixel: across is what the lines stack on.
+    let pts: Vec<(f32, f32)> = xy
+        .iter()
+        .map(|&(x, y)| if along_columns { (y, x) } else { (x, y) })
+        .collect();
     let span = if along_columns { w } else { h };
     let reach = (if along_columns { h } else { w }) as f32;
     let mut best = (0.0f32, f64::NEG_INFINITY);
@@ -605,16 +616,8 @@ pub fn text_skew(g: &GrayImage, along_columns: bool) -> f32 {
 /// print reads, or turned by two: [`rectify`]'s upside-down check tells). Empty when there is too
 /// little print to measure.
 pub fn print_box_guesses(g: &GrayImage) -> Vec<Quad> {
-    let (w, h) = (g.width() as usize, g.height() as usize);
-    let ink = Ink::new(g);
-    let mut pts: Vec<(f32, f32)> = Vec::new();
-    for y in 0..h {
-        for x in 0..w {
-            if ink.count(x, x + 1, y, y + 1) > 0 {
-                pts.push((x as f32, y as f32));
-            }
-        }
-    }
+    let (w, h) = (g.width(), g.height());
+    let pts = print_pixels(g);
     if pts.len() < PRINT_MIN_PIXELS {
         return Vec::new();
     }
@@ -626,7 +629,7 @@ pub fn print_box_guesses(g: &GrayImage) -> Vec<Quad> {
     }
     for along_columns in ways {
         // Lines along the rows (dy/dx = tan skew) or along the columns (dx/dy = tan skew).
-        let skew = text_skew(g, along_columns);
+        let skew = skew_of(&pts, w, h, along_columns);
         let theta = if along_columns {
             std::f32::consts::FRAC_PI_2 - skew
         } else {
