@@ -800,8 +800,10 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
             x1,
         ));
     }
-    if next < 6 {
-        return Err(LayoutError::TooFewRows(next));
+    // (A keyed row counts even when no print was found in its value column: it still tells the
+    // rows apart. With no value found at all there is no cap height to cut lines by.)
+    if next < 6 || heights.is_empty() {
+        return Err(LayoutError::TooFewRows(next.min(found.len())));
     }
     heights.sort_unstable();
     let cap = heights[heights.len() / 2] as f32;

@@ -57,6 +57,18 @@ proptest! {
     }
 }
 
+/// The case proptest found on 2026-12-06 (also in `robustness.proptest-regressions`): one byte
+/// flipped and the file cut short left a layout with six keyed rows and no value print in any,
+/// and the cap height was taken of no rows (an index out of bounds in `layout::find_lines`).
+#[test]
+fn a_card_cut_short_with_rows_but_no_values_is_answered() {
+    let mut data = card_jpeg().to_vec();
+    let at = (1_867_976_291_650_916_336usize) % data.len();
+    data[at] ^= 196;
+    data.truncate(8413);
+    let _ = reader().read_bytes(&data);
+}
+
 #[test]
 fn flat_and_striped_images_are_not_ktps() {
     let flat = RgbImage::from_pixel(800, 600, image::Rgb([200, 220, 230]));
