@@ -553,123 +553,138 @@ fn line_rect(x0: usize, x1: usize, top: usize, cap: f32) -> [f32; 4] {
 /// print (darker than its neighbourhood) into the sharpest row profile. For a close-up, whose card
 /// outline is not in the photo.
 pub fn text_skew(g: &GrayImage, along_columns: bool) -> f32 {
-    skew_of(&print_pixels(g), g.width(), g.height(), along_columns)
+    Print::of(g).skew(along_columns)
 }
 
-/// `(x, y)` of every print pixel of `g` (darker than its neighbourhood: [`Ink`]).
-fn print_pixels(g: &GrayImage) -> Vec<(f32, f32)> {
-    let (w, h) = (g.width() as usize, g.height() as usize);
-    let ink = Ink::new(g);
-    let mut pts = Vec::new();
-    for y in 0..h {
-        for x in 0..w {
-            if ink.count(x, x + 1, y, y + 1) > 0 {
-                pts.push((x as f32, y as f32));
+/// The print of a photo: `(x, y)` of every pixel darker than its neighbourhood ([`Ink`]), found
+/// once and measured for the skew of its lines ([`Print::skew`]) and for where a card without an
+/// outline lies around it ([`Print::box_guesses`]).
+#[derive(Debug)]
+pub struct Print {
+    pts: Vec<(f32, f32)>,
+    w: u32,
+    h: u32,
+}
+
+impl Print {
+    pub fn of(g: &GrayImage) -> Self {
+        let (w, h) = (g.width() as usize, g.height() as usize);
+        let ink = Ink::new(g);
+        let mut pts = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                if ink.count(x, x + 1, y, y + 1) > 0 {
+                    pts.push((x as f32, y as f32));
+                }
             }
         }
-    }
-    pts
-}
-
-/// [`text_skew`] of the print pixels `xy` of a `w` x `h` photo.
-fn skew_of(xy: &[(f32, f32)], w: u32, h: u32, along_columns: bool) -> f32 {
-    let (w, h) = (w as usize, h as usize);
-    // (along, across) coordinates of every print pixel: across is what the lines stack on.
-    let pts: Vec<(f32, f32)> = xy
-        .iter()
-        .map(|&(x, y)| if along_columns { (y, x) } else { (x, y) })
-        .collect();
-    let span = if along_columns { w } else { h };
-    let reach = (if along_columns { h } else { w }) as f32;
-    let mut best = (0.0f32, f64::NEG_INFINITY);
-    let mut hist = Vec::new();
-    let steps = (2.0 * MAX_SKEW_DEG / SKEW_STEP_DEG).round() as i32;
-    for k in 0..=steps {
-        let angle = (-MAX_SKEW_DEG + k as f32 * SKEW_STEP_DEG).to_radians();
-        let t = angle.tan();
-        // Shifted so every sheared row index is non-negative.
-        let off = (reach * t.abs()).ceil();
-        hist.clear();
-        hist.resize(span + 2 * off as usize + 2, 0u32);
-        for &(a, c) in &pts {
-            let r = (c - a * t + off).round();
-            if r >= 0.0 && (r as usize) < hist.len() {
-                hist[r as usize] += 1;
-            }
-        }
-        let score: f64 = hist.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
-        if score > best.1 {
-            best = (angle, score);
+        Print {
+            pts,
+            w: g.width(),
+            h: g.height(),
         }
     }
-    best.0
-}
 
-/// Where the card may be in a photo that shows its print but not its outline: a photocopy of a
-/// KTP (the fotokopi a patient brings), or a card scanned on white paper that the scanner washed
-/// out. The print (the darker-than-its-surroundings pixels of [`Ink`]) is measured along and across
-/// its lines, taken both along the photo's rows and along its columns (a copy photographed either
-/// way), each at its skew ([`text_skew`]); on a KTP it spans 3.2-81.6 mm of the card's width
-/// (labels to the photo's right edge) and is about centred on its height. The card is guessed from
-/// the print's width, and from its height where that tells another size (a photo left pale on the
-/// copy ends the print at the values' right edge). Corners in `g`'s pixels (TL, TR, BR, BL as the
-/// print reads, or turned by two: [`rectify`]'s upside-down check tells). Empty when there is too
-/// little print to measure.
-pub fn print_box_guesses(g: &GrayImage) -> Vec<Quad> {
-    let (w, h) = (g.width(), g.height());
-    let pts = print_pixels(g);
-    if pts.len() < PRINT_MIN_PIXELS {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    // The photo's larger side first: a copy is most often photographed along it.
-    let mut ways = [false, true];
-    if h > w {
-        ways.reverse();
-    }
-    for along_columns in ways {
-        // Lines along the rows (dy/dx = tan skew) or along the columns (dx/dy = tan skew).
-        let skew = skew_of(&pts, w, h, along_columns);
-        let theta = if along_columns {
-            std::f32::consts::FRAC_PI_2 - skew
-        } else {
-            skew
-        };
-        let (sin, cos) = theta.sin_cos();
-        let (us, vs): (Vec<f32>, Vec<f32>) = pts
+    /// [`text_skew`] of this print.
+    pub fn skew(&self, along_columns: bool) -> f32 {
+        let (w, h) = (self.w as usize, self.h as usize);
+        // (along, across) coordinates of every print pixel: across is what the lines stack on.
+        let pts: Vec<(f32, f32)> = self
+            .pts
             .iter()
-            .map(|&(x, y)| (x * cos + y * sin, -x * sin + y * cos))
-            .unzip();
-        let (Some((u0, u1)), Some((v0, v1))) = (print_extent(&us), print_extent(&vs)) else {
-            continue;
-        };
-        let by_width = (u1 - u0) / (PRINT_X_MM[1] - PRINT_X_MM[0]);
-        let by_height = (v1 - v0) / (PRINT_Y_MM[1] - PRINT_Y_MM[0]);
-        let mut scales = vec![by_width];
-        if (by_height / by_width - 1.0).abs() > 0.03 {
-            scales.push(by_height);
-        }
-        let (uc, vc) = ((u0 + u1) / 2.0, (v0 + v1) / 2.0);
-        for s in scales {
-            if !(s.is_finite() && s > 0.0) {
-                continue;
+            .map(|&(x, y)| if along_columns { (y, x) } else { (x, y) })
+            .collect();
+        let span = if along_columns { w } else { h };
+        let reach = (if along_columns { h } else { w }) as f32;
+        let mut best = (0.0f32, f64::NEG_INFINITY);
+        let mut hist = Vec::new();
+        let steps = (2.0 * MAX_SKEW_DEG / SKEW_STEP_DEG).round() as i32;
+        for k in 0..=steps {
+            let angle = (-MAX_SKEW_DEG + k as f32 * SKEW_STEP_DEG).to_radians();
+            let t = angle.tan();
+            // Shifted so every sheared row index is non-negative.
+            let off = (reach * t.abs()).ceil();
+            hist.clear();
+            hist.resize(span + 2 * off as usize + 2, 0u32);
+            for &(a, c) in &pts {
+                let r = (c - a * t + off).round();
+                if r >= 0.0 && (r as usize) < hist.len() {
+                    hist[r as usize] += 1;
+                }
             }
-            // The print's box is centred on the card along and across the lines, near enough
-            // for the layout (which finds the rows and columns itself) to take it from there.
-            let (hu, hv) = (CARD_MM[0] * s / 2.0, CARD_MM[1] * s / 2.0);
-            let corner = |du: f32, dv: f32| {
-                let (u, v) = (uc + du, vc + dv);
-                [u * cos - v * sin, u * sin + v * cos]
-            };
-            out.push([
-                corner(-hu, -hv),
-                corner(hu, -hv),
-                corner(hu, hv),
-                corner(-hu, hv),
-            ]);
+            let score: f64 = hist.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+            if score > best.1 {
+                best = (angle, score);
+            }
         }
+        best.0
     }
-    out
+
+    /// Where the card may be in a photo that shows its print but not its outline: a photocopy
+    /// of a KTP (the fotokopi a patient brings), or a card scanned on white paper that the
+    /// scanner washed out. The print is measured along and across its lines, taken both along the
+    /// photo's rows and along its columns (a copy photographed either way), each at its skew; on
+    /// a KTP it spans 3.2-81.6 mm of the card's width (labels to the photo's right edge) and is
+    /// about centred on its height. The card is guessed from the print's width, and from its
+    /// height where that tells another size (a photo left pale on the copy ends the print at the
+    /// values' right edge). Corners in the photo's pixels (TL, TR, BR, BL as the print reads, or
+    /// turned by two: [`rectify`]'s upside-down check tells). Empty when there is too little
+    /// print to measure.
+    pub fn box_guesses(&self) -> Vec<Quad> {
+        let (w, h, pts) = (self.w, self.h, &self.pts);
+        if pts.len() < PRINT_MIN_PIXELS {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        // The photo's larger side first: a copy is most often photographed along it.
+        let mut ways = [false, true];
+        if h > w {
+            ways.reverse();
+        }
+        for along_columns in ways {
+            // Lines along the rows (dy/dx = tan skew) or along the columns (dx/dy = tan skew).
+            let skew = self.skew(along_columns);
+            let theta = if along_columns {
+                std::f32::consts::FRAC_PI_2 - skew
+            } else {
+                skew
+            };
+            let (sin, cos) = theta.sin_cos();
+            let (us, vs): (Vec<f32>, Vec<f32>) = pts
+                .iter()
+                .map(|&(x, y)| (x * cos + y * sin, -x * sin + y * cos))
+                .unzip();
+            let (Some((u0, u1)), Some((v0, v1))) = (print_extent(&us), print_extent(&vs)) else {
+                continue;
+            };
+            let by_width = (u1 - u0) / (PRINT_X_MM[1] - PRINT_X_MM[0]);
+            let by_height = (v1 - v0) / (PRINT_Y_MM[1] - PRINT_Y_MM[0]);
+            let mut scales = vec![by_width];
+            if (by_height / by_width - 1.0).abs() > 0.03 {
+                scales.push(by_height);
+            }
+            let (uc, vc) = ((u0 + u1) / 2.0, (v0 + v1) / 2.0);
+            for s in scales {
+                if !(s.is_finite() && s > 0.0) {
+                    continue;
+                }
+                // The print's box is centred on the card along and across the lines, near enough
+                // for the layout (which finds the rows and columns itself) to take it from there.
+                let (hu, hv) = (CARD_MM[0] * s / 2.0, CARD_MM[1] * s / 2.0);
+                let corner = |du: f32, dv: f32| {
+                    let (u, v) = (uc + du, vc + dv);
+                    [u * cos - v * sin, u * sin + v * cos]
+                };
+                out.push([
+                    corner(-hu, -hv),
+                    corner(hu, -hv),
+                    corner(hu, hv),
+                    corner(-hu, hv),
+                ]);
+            }
+        }
+        out
+    }
 }
 
 /// Where the print lies along one axis: the first and last pixel-wide bins holding at least a
@@ -1252,7 +1267,7 @@ mod tests {
                 250
             }])
         });
-        let guesses = print_box_guesses(&paper);
+        let guesses = Print::of(&paper).box_guesses();
         let truth = [
             [ox, oy],
             [ox + CARD_MM[0] * s, oy],
@@ -1267,7 +1282,8 @@ mod tests {
             );
         }
         // A blank page gives nothing to guess from.
-        assert!(print_box_guesses(&GrayImage::from_pixel(640, 420, image::Luma([250]))).is_empty());
+        let blank = GrayImage::from_pixel(640, 420, image::Luma([250]));
+        assert!(Print::of(&blank).box_guesses().is_empty());
     }
 
     #[test]

@@ -598,16 +598,17 @@ impl KtpReader {
 
 /// Where the card may be when no outline of it was found: in a close-up of it
 /// ([`detect::close_up_guesses`]), turned as its print runs, then around its print where the
-/// photo shows no edge of it (a photocopy: [`layout::print_box_guesses`]).
+/// photo shows no edge of it (a photocopy: [`layout::Print::box_guesses`]).
 fn card_guesses(pyr: &Pyramid) -> Vec<crate::geom::Quad> {
     let base = pyr.base();
     let (w, h) = (base.width(), base.height());
     let coarse = pyr.coarse(SKEW_SIDE);
-    let skew = layout::text_skew(coarse, h > w);
-    let mut out = detect::close_up_guesses(w, h, skew);
+    let print = layout::Print::of(coarse);
+    let mut out = detect::close_up_guesses(w, h, print.skew(h > w));
     let scale = w as f32 / coarse.width() as f32;
     out.extend(
-        layout::print_box_guesses(coarse)
+        print
+            .box_guesses()
             .into_iter()
             .map(|q| q.map(|[x, y]| [x * scale, y * scale])),
     );

@@ -238,7 +238,7 @@ fn close_ups_without_corners_are_read() {
 
 /// Photocopies (`Tier::Copy`): the fotokopi KTP a patient brings, scanned or photographed flat,
 /// grey and washed out so that no edge of the card shows; the reader guesses the card around its
-/// print (`layout::print_box_guesses`). Measured 2026-12-06 (`ktp-eval --tiers copy --count 300`):
+/// print (`layout::Print::box_guesses`). Measured 2026-12-06 (`ktp-eval --tiers copy --count 300`):
 /// NIK 90.7 %, name 86.3 %, 23 refused (a shadow across the page or the paper's edge taken for
 /// print), no field returned sure; 93.3 % and 91.7 % on these 60 (12 and 9 of 40 read before the
 /// guesses, on a thresholded copy of scans). Nothing laid out on a guessed card is sure: every

@@ -122,7 +122,7 @@ fn a_card_turned_any_quarter_is_read_the_same() {
 }
 
 /// A page of print that is not a KTP (a letter, a form) gives the guesses around a print
-/// (`layout::print_box_guesses`) something to lay out, but no KTP reading: it is refused.
+/// (`layout::Print::box_guesses`) something to lay out, but no KTP reading: it is refused.
 #[test]
 fn a_page_of_print_that_is_not_a_ktp_is_refused() {
     for (w, h) in [(1024u32, 768u32), (768, 1024)] {
