@@ -1548,8 +1548,9 @@ mod tests {
         assert!((doubted - 0.75f32.powi(7)).abs() < 0.01, "{doubted}");
     }
 
-    #[test]
-    fn missing_or_shifted_rows_leave_nothing_sure_and_other_print_reads_as_no_ktp() {
+    /// A clean card's lines, but `skip`, with `swap`'s texts in place of theirs, read and doubted
+    /// as the reader does.
+    fn read_card(skip: &[&str], swap: &[(&str, &str)]) -> KtpReading {
         let lines = [
             ("province", "JAWA TIMUR"),
             ("regency", "KABUPATEN MALANG"),
@@ -1568,50 +1569,61 @@ mod tests {
             ("nationality", "WNI"),
             ("valid_until", "SEUMUR HIDUP"),
         ];
-        // The lines but `skip`, with `swap`'s texts in place of theirs, read and doubted.
-        let read = |skip: &[&str], swap: &[(&str, &str)]| {
-            let raw: Vec<(&str, RawLine)> = lines
-                .iter()
-                .filter(|(k, _)| !skip.contains(k))
-                .map(|(k, t)| {
-                    let t = swap.iter().find(|(s, _)| s == k).map_or(*t, |(_, t)| *t);
-                    (*k, RawLine::new(t, 0.99))
-                })
-                .collect();
-            let mut r = fields::read_fields(raw.iter().map(|(k, l)| (*k, l)));
-            doubt_layout(&mut r);
-            r
-        };
+        let raw: Vec<(&str, RawLine)> = lines
+            .iter()
+            .filter(|(k, _)| !skip.contains(k))
+            .map(|(k, t)| {
+                let t = swap.iter().find(|(s, _)| s == k).map_or(*t, |(_, t)| *t);
+                (*k, RawLine::new(t, 0.99))
+            })
+            .collect();
+        let mut r = fields::read_fields(raw.iter().map(|(k, l)| (*k, l)));
+        doubt_layout(&mut r);
+        r
+    }
+
+    #[test]
+    fn a_card_missing_fields_or_with_rows_keyed_off_returns_nothing_as_sure() {
         let nothing_sure =
             |r: &KtpReading| r.fields.pairs().iter().all(|(_, f)| f.confidence <= 0.5);
         // One field missing: the others keep their confidence.
-        let one = read(&["religion"], &[]);
+        let one = read_card(&["religion"], &[]);
         assert!(one.fields.name.confidence > 0.9, "{:?}", one.fields.name);
         // Two missing: the layout is doubted, nothing is sure.
-        let two = read(&["religion", "nationality"], &[]);
+        let two = read_card(&["religion", "nationality"], &[]);
         assert!(nothing_sure(&two), "{:?}", two.fields);
         assert_eq!(two.fields.name.value, "BUDI SANTOSO");
         // Rows keyed one off: RT/RW missing, and the lines below it under the wrong labels (the
         // marital status read as the religion, the occupation as the marital status).
-        let shifted = read(
+        let shifted = read_card(
             &["rt_rw"],
             &[("religion", "KAWIN"), ("marital_status", "PETANI")],
         );
         assert!(nothing_sure(&shifted), "{:?}", shifted.warnings);
+    }
+
+    #[test]
+    fn print_of_something_else_reads_as_no_ktp_a_misread_ktp_does_not() {
         // A KTP misread in places is still a KTP; print of something else read as rows is not:
         // no valid NIK and none of sex, religion, marital status and nationality known.
-        assert!(!reads_as_no_ktp(&read(&[], &[])));
+        assert!(!reads_as_no_ktp(&read_card(&[], &[])));
         let garbage = [
             ("nik", "0387048400198710"),
             ("sex", "XQZXQZ"),
             ("religion", "XQZXQZ"),
             ("nationality", "XQZXQZ"),
         ];
-        let page = read(&["marital_status"], &garbage);
+        let page = read_card(&["marital_status"], &garbage);
         assert!(reads_as_no_ktp(&page), "{:?}", page.warnings);
         // One of them known, or the NIK valid: a KTP, however poorly read.
-        assert!(!reads_as_no_ktp(&read(&["marital_status"], &garbage[..3])));
-        assert!(!reads_as_no_ktp(&read(&["marital_status"], &garbage[1..])));
+        assert!(!reads_as_no_ktp(&read_card(
+            &["marital_status"],
+            &garbage[..3]
+        )));
+        assert!(!reads_as_no_ktp(&read_card(
+            &["marital_status"],
+            &garbage[1..]
+        )));
     }
 
     #[test]
