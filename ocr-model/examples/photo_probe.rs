@@ -90,8 +90,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .filter(|f| f.key == "name" && f.confidence >= 0.9 && !f.warned && !f.right)
             .count();
         println!(
-            "{name:>22}: NIK {:5.1} %, name {:5.1} % ({sure_wrong} sure and wrong), refused {:5.1} % {codes:?} ({:.1} s)",
+            "{name:>22}: NIK {:5.1} % ({} confidently wrong), name {:5.1} % ({sure_wrong} sure and wrong), refused {:5.1} % {codes:?} ({:.1} s)",
             100.0 * r.nik_exact,
+            r.confident_wrong,
             100.0 * r.name_exact,
             100.0 * r.refused as f64 / r.cards as f64,
             t0.elapsed().as_secs_f64()

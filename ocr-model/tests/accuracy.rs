@@ -248,8 +248,8 @@ fn read_without_an_outline(tier: Tier, floor: (f64, f64)) -> TierReport {
 /// Photocopies (`Tier::Copy`): the fotokopi KTP a patient brings, scanned or photographed flat,
 /// grey and washed out so that no edge of the card shows; the reader guesses the card around its
 /// print (`layout::Print::box_guesses`). Measured 2026-12-06 (`ktp-eval --tiers copy --count 300`):
-/// NIK 91.0 %, name 86.7 %, 23 refused (mostly a shadow across the page, its edge taken for
-/// print), no field returned sure; 93.3 % and 91.7 % on these 60. Before the guesses 284 of the
+/// NIK 91.0 %, name 86.7 %, 23 refused (among them pages with a shadow across, its edge taken
+/// for print), no field returned sure; 93.3 % and 91.7 % on these 60. Before the guesses 284 of the
 /// 300 were refused (BENCHMARKS.md, 2026-12-06 evening). Nothing laid out on a guessed card is
 /// sure: every field is for the operator to check.
 const COPY_FLOOR: (f64, f64) = (0.85, 0.8);
