@@ -47,6 +47,7 @@ fuzz SECONDS="60":
     cd crdt-schema/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -s none -O --debug-assertions patient_input -- -max_total_time={{SECONDS}}
     cd ocr-model/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -s none -O --debug-assertions scan_bytes -- -max_total_time={{SECONDS}} -timeout=10 -rss_limit_mb=2048
     cd ocr-model/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -s none -O --debug-assertions scan_pixels -- -max_total_time={{SECONDS}} -timeout=10 -rss_limit_mb=2048 -max_len=4096
+    cd ocr-model/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -s none -O --debug-assertions decode_bytes -- -max_total_time={{SECONDS}} -timeout=10 -rss_limit_mb=2048 -max_len=65536
 
 # Train the KTP line recogniser and export its ONNX models (about 100 minutes; SMOKE=1 for a 10-minute check)
 train-ocr:

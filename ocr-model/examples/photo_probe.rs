@@ -1,5 +1,6 @@
 //! Probe: how the reader holds up on phone photos outside the photo tier's ranges (a small card in
-//! a large frame, any rotation, steep perspective, portrait frames), the same held-out cards per row.
+//! a large frame, a low-resolution webcam, light of a colour the white balance left, any rotation,
+//! steep perspective, portrait frames), the same held-out cards per row.
 //! Run: `cargo run --release -p ocr-model --example photo_probe -- [COUNT] [THREADS]`
 //! (100 cards, 2 threads by default).
 
@@ -27,6 +28,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             DegradeParams {
                 frame: (2560, 1920),
                 card_fill: (0.25, 0.4),
+                ..photo.clone()
+            },
+        ),
+        (
+            "webcam 640x480",
+            DegradeParams {
+                frame: (640, 480),
+                card_fill: (0.6, 0.9),
+                ..photo.clone()
+            },
+        ),
+        (
+            "warm lamp, no WB",
+            DegradeParams {
+                // Tungsten light the white balance left: red up, blue down by a quarter or more.
+                cast: [(1.05, 1.15), (0.92, 1.0), (0.6, 0.75)],
+                ..photo.clone()
+            },
+        ),
+        (
+            "cold daylight, no WB",
+            DegradeParams {
+                cast: [(0.75, 0.85), (0.92, 1.0), (1.05, 1.15)],
                 ..photo.clone()
             },
         ),

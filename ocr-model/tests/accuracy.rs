@@ -265,9 +265,10 @@ fn photocopies_without_a_card_edge_are_read_and_left_for_checking() {
 }
 
 /// A phone saves a 12-megapixel photo (4000 pixels long): the same held-out photos resampled to
-/// that size read as well as at 1024 pixels (measured 100 % NIK and 99 % names on 100 photo-tier
-/// cards, 2026-12-03, `ktp-eval --tiers photo --count 100 --resize 4000`): nothing in the finder
-/// or the layout counts in the photo's pixels.
+/// that size read as well as at 1024 pixels (measured 100 % NIK and 97 % names on 100 photo-tier
+/// cards, 2026-12-06, `ktp-eval --tiers photo --count 100 --resize 4000`): such a JPEG is decoded
+/// at half size (`reader::decode_reduced`), and nothing in the finder or the layout counts in the
+/// photo's pixels.
 #[test]
 fn twelve_megapixel_phone_photos_read_as_well() {
     let cards = 30;

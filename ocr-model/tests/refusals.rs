@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use image::{Rgb, RgbImage, imageops};
-use ocr_model::reader::{KtpReader, Refusal, ScanError};
+use ocr_model::reader::{KtpReader, Refusal, ScanError, decode_reduced};
 use ocr_model::synth::{FontSet, Renderer, Sample, Split, Tier, fonts};
 
 fn reader() -> &'static KtpReader {
@@ -108,6 +108,36 @@ fn a_far_away_card_is_refused_as_too_small() {
     let mut big = RgbImage::from_pixel(1600, 1200, Rgb([70, 50, 40]));
     imageops::overlay(&mut big, &small, 650, 500);
     assert_eq!(refusal(&big), Some(Refusal::ImageTooSmall));
+}
+
+#[test]
+fn a_small_card_in_a_large_phone_photo_is_read_at_full_size() {
+    // A 12-megapixel JPEG whose card is about 560 pixels wide: at the half size a large JPEG is
+    // first decoded at, the card is too small to find or read; the reader then decodes it at full
+    // size.
+    let s = card(Tier::Scan, 4);
+    let w = 600;
+    let scaled = imageops::resize(
+        &s.image,
+        w,
+        w * s.image.height() / s.image.width(),
+        imageops::FilterType::CatmullRom,
+    );
+    let mut photo = RgbImage::from_pixel(4000, 3000, Rgb([92, 70, 55]));
+    imageops::overlay(&mut photo, &scaled, 1700, 1300);
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 92)
+        .encode_image(&photo)
+        .expect("encode");
+    let (reduced, factor) = decode_reduced(&jpeg).expect("decodes");
+    assert_eq!((factor, reduced.width()), (2, 2000));
+    assert!(matches!(
+        refusal(&reduced),
+        Some(Refusal::ImageTooSmall | Refusal::NotAKtp)
+    ));
+    let scan = reader().read_bytes(&jpeg).expect("read at full size");
+    assert_eq!(scan.reading.fields.nik.value, s.label.fields.nik);
+    assert_eq!(scan.reading.fields.name.value, s.label.fields.name);
 }
 
 #[test]

@@ -95,7 +95,13 @@ pub struct DegradeParams {
     /// Whether the card went through a photocopier before the camera or scanner saw it
     /// ([`photocopy`]).
     pub photocopy: bool,
+    /// Gain of the red, green and blue channels (times the light): the light's colour that the
+    /// camera's white balance left.
+    pub cast: [(f32, f32); 3],
 }
+
+/// The white balance of every tier: a few hundredths either way per channel.
+pub const MILD_CAST: [(f32, f32); 3] = [(0.94, 1.06), (0.96, 1.04), (0.92, 1.06)];
 
 impl Tier {
     /// The preset for this tier.
@@ -122,6 +128,7 @@ impl Tier {
                 jpeg_quality: Some((90, 96)),
                 auto_exposure: 0.0,
                 photocopy: false,
+                cast: MILD_CAST,
             },
             Tier::Photo => DegradeParams {
                 frame: (1024, 768),
@@ -144,6 +151,7 @@ impl Tier {
                 jpeg_quality: Some((60, 90)),
                 auto_exposure: 0.0,
                 photocopy: false,
+                cast: MILD_CAST,
             },
             Tier::Hard => DegradeParams {
                 frame: (1024, 768),
@@ -169,6 +177,7 @@ impl Tier {
                 jpeg_quality: Some((20, 40)),
                 auto_exposure: 0.0,
                 photocopy: false,
+                cast: MILD_CAST,
             },
             // The hard tier made unreadable: a smaller card, less light, blur of half the capitals'
             // height, shake longer than a letter is wide, more noise, worse JPEG.
@@ -785,9 +794,9 @@ pub fn photometric<R: Rng + ?Sized>(
     let ang = rng.random_range(0.0..std::f32::consts::TAU);
     let (gs, gc) = ang.sin_cos();
     let cast = [
-        range(rng, (0.94, 1.06)) * light,
-        range(rng, (0.96, 1.04)) * light,
-        range(rng, (0.92, 1.06)) * light,
+        range(rng, p.cast[0]) * light,
+        range(rng, p.cast[1]) * light,
+        range(rng, p.cast[2]) * light,
     ];
     let glare = if rng.random_bool(p.glare) {
         let t = [
