@@ -1739,6 +1739,14 @@ mod tests {
                 .iter()
                 .all(|&v| v.abs_diff(77) <= 2)
         );
+        // Twice the threshold: a quarter.
+        let wide = GrayImage::from_pixel(2 * REDUCE_FROM, 400, image::Luma([150]));
+        let (img, factor) =
+            decode_reduced(&jpeg_of(&image::DynamicImage::ImageLuma8(wide))).expect("decodes");
+        assert_eq!(
+            (factor, img.width(), img.height()),
+            (4, REDUCE_FROM / 2, 100)
+        );
         // Just under the threshold, and a PNG of any size: full size.
         let small = RgbImage::from_pixel(REDUCE_FROM - 1, 400, image::Rgb([1, 2, 3]));
         let (img, factor) =
