@@ -1313,7 +1313,7 @@ pub fn candidates(img: &RgbImage, exhaustive: bool) -> Vec<(&'static str, FoundC
 /// long side and from filling it to overfilling it by a tenth; where the card is then narrower
 /// than the frame's short side, centred or against either long edge. A portrait frame is tried
 /// with the card turned both ways, and all are turned by `skew` (radians, y down: the angle of the
-/// print's lines from the frame's long side, [`crate::layout::text_skew`]). The layout check
+/// print's lines from the frame's long side, [`crate::layout::Print::skew`]). The layout check
 /// decides which, if any, is the card.
 pub fn close_up_guesses(image_w: u32, image_h: u32, skew: f32) -> Vec<Quad> {
     let (w, h) = (image_w as f32, image_h as f32);

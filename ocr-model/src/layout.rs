@@ -548,14 +548,6 @@ fn line_rect(x0: usize, x1: usize, top: usize, cap: f32) -> [f32; 4] {
     ]
 }
 
-/// The angle (radians, y down) at which the print in a photo runs, within [`MAX_SKEW_DEG`] of
-/// the photo's rows (`along_columns`: of its columns, as dx/dy): the shear that stacks the dark
-/// print (darker than its neighbourhood) into the sharpest row profile. For a close-up, whose card
-/// outline is not in the photo.
-pub fn text_skew(g: &GrayImage, along_columns: bool) -> f32 {
-    Print::of(g).skew(along_columns)
-}
-
 /// The print of a photo: `(x, y)` of every pixel darker than its neighbourhood ([`Ink`]), found
 /// once and measured for the skew of its lines ([`Print::skew`]) and for where a card without an
 /// outline lies around it ([`Print::box_guesses`]).
@@ -585,7 +577,10 @@ impl Print {
         }
     }
 
-    /// [`text_skew`] of this print.
+    /// The angle (radians, y down) at which this print runs, within [`MAX_SKEW_DEG`] of the
+    /// photo's rows (`along_columns`: of its columns, as dx/dy): the shear that stacks the print
+    /// into the sharpest row profile. For a close-up or a copy, whose card outline is not in the
+    /// photo.
     pub fn skew(&self, along_columns: bool) -> f32 {
         let (w, h) = (self.w as usize, self.h as usize);
         // (along, across) coordinates of every print pixel: across is what the lines stack on.
@@ -723,7 +718,7 @@ const PRINT_MIN_PIXELS: usize = 400;
 const PRINT_X_MM: [f32; 2] = [3.2, 81.6];
 const PRINT_Y_MM: [f32; 2] = [2.5, 50.5];
 
-/// The widest skew [`text_skew`] looks for, and its step (degrees).
+/// The widest skew [`Print::skew`] looks for, and its step (degrees).
 const MAX_SKEW_DEG: f32 = 8.0;
 const SKEW_STEP_DEG: f32 = 0.5;
 
@@ -1227,13 +1222,13 @@ mod tests {
     #[test]
     fn the_skew_of_the_print_is_found_along_rows_and_columns() {
         for angle in [-5.0f32, -2.0, 0.0, 3.0, 6.5] {
-            let found = text_skew(&page(angle, 400, 260), false).to_degrees();
+            let found = Print::of(&page(angle, 400, 260)).skew(false).to_degrees();
             assert!((found - angle).abs() <= 0.5, "{angle} -> {found}");
         }
         // The same page turned a quarter (a portrait frame): its lines run down the columns.
         let flat = page(2.0, 400, 260);
         let turned = GrayImage::from_fn(260, 400, |x, y| *flat.get_pixel(y, x));
-        let found = text_skew(&turned, true).to_degrees();
+        let found = Print::of(&turned).skew(true).to_degrees();
         assert!((found - 2.0).abs() <= 0.5, "{found}");
     }
 

@@ -237,6 +237,11 @@ const MAX_DECODE_ALLOC: u64 = MAX_PIXELS * 4 + (64 << 20);
 /// pixel counts before allocating.
 pub fn decode(bytes: &[u8]) -> Result<RgbImage, Refusal> {
     let (format, w, h) = probe(bytes)?;
+    decode_full(bytes, format, w, h)
+}
+
+/// Decodes bytes whose header [`probe`] read as `format`, `w` x `h`, at full size.
+fn decode_full(bytes: &[u8], format: ImageFormat, w: u32, h: u32) -> Result<RgbImage, Refusal> {
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(w);
@@ -263,14 +268,14 @@ pub const REDUCE_FROM: u32 = 3600;
 pub fn decode_reduced(bytes: &[u8]) -> Result<(RgbImage, u32), Refusal> {
     let (format, w, h) = probe(bytes)?;
     let long = w.max(h);
-    if format != ImageFormat::Jpeg || long < REDUCE_FROM {
-        return decode(bytes).map(|img| (img, 1));
-    }
     let factor = if long >= 2 * REDUCE_FROM { 4 } else { 2 };
-    match decode_jpeg_scaled(bytes, w, h, factor) {
-        Some(img) => Ok((img, factor)),
-        None => decode(bytes).map(|img| (img, 1)),
+    if format == ImageFormat::Jpeg
+        && long >= REDUCE_FROM
+        && let Some(img) = decode_jpeg_scaled(bytes, w, h, factor)
+    {
+        return Ok((img, factor));
     }
+    decode_full(bytes, format, w, h).map(|img| (img, 1))
 }
 
 /// A JPEG decoded at `1 / factor` of its `w` x `h` header size, or `None`.
@@ -287,7 +292,7 @@ fn decode_jpeg_scaled(bytes: &[u8], w: u32, h: u32, factor: u32) -> Option<RgbIm
     let (sw, sh) = decoder.scale(want(w)?, want(h)?).ok()?;
     let pixels = decoder.decode().ok()?;
     let (sw, sh) = (u32::from(sw), u32::from(sh));
-    match decoder.info()?.pixel_format {
+    match info.pixel_format {
         jpeg_decoder::PixelFormat::RGB24 => RgbImage::from_raw(sw, sh, pixels),
         jpeg_decoder::PixelFormat::L8 => {
             let rgb = pixels.iter().flat_map(|&v| [v, v, v]).collect();
@@ -1750,7 +1755,7 @@ mod tests {
         // Just under the threshold, and a PNG of any size: full size.
         let small = RgbImage::from_pixel(REDUCE_FROM - 1, 400, image::Rgb([1, 2, 3]));
         let (img, factor) =
-            decode_reduced(&jpeg_of(&image::DynamicImage::ImageRgb8(small.clone()))).unwrap();
+            decode_reduced(&jpeg_of(&image::DynamicImage::ImageRgb8(small))).unwrap();
         assert_eq!((factor, img.width()), (1, REDUCE_FROM - 1));
         let mut png = Vec::new();
         image::DynamicImage::ImageRgb8(RgbImage::new(4000, 300))
