@@ -449,11 +449,34 @@ impl KtpReader {
                 continue;
             }
             i += 1;
-            match locate(&pyr, &cards[i - 1]) {
+            match locate(&pyr, &cards[i - 1], None) {
                 Ok((quality, rect, boxes)) => {
                     clock.lap(&mut timings.layout);
-                    let scan =
+                    let mut scan =
                         self.read_lines(&pyr, quality, &rect, &boxes, &mut timings, &mut clock)?;
+                    // The half turn was told from where the photo is dark; a shadow or a
+                    // background over one end can fool that. A reading that makes no sense
+                    // is tried the other way round, and the more consistent of the two kept.
+                    if reads_turned_wrong(&scan.reading) {
+                        let turn = !scan.quality.upside_down;
+                        if let Ok((quality, rect, boxes)) = locate(&pyr, &cards[i - 1], Some(turn))
+                        {
+                            clock.lap(&mut timings.layout);
+                            let other = self.read_lines(
+                                &pyr,
+                                quality,
+                                &rect,
+                                &boxes,
+                                &mut timings,
+                                &mut clock,
+                            );
+                            if let Ok(other) = other
+                                && other.consistency() > scan.consistency()
+                            {
+                                scan = other;
+                            }
+                        }
+                    }
                     // Rows that read as no KTP at all were print of something else (a wrong
                     // outline over a card's print, a page of other print): the search goes on.
                     if reads_as_no_ktp(&scan.reading) {
@@ -508,7 +531,7 @@ impl KtpReader {
                     continue;
                 }
                 let card = FoundCard::given(guess, img.width(), img.height());
-                let found = locate(&pyr, &card);
+                let found = locate(&pyr, &card, None);
                 clock.lap(&mut timings.layout);
                 let Ok((quality, rect, boxes)) = found else {
                     continue;
@@ -753,6 +776,13 @@ fn reads_as_no_ktp(r: &KtpReading) -> bool {
 
 /// A reading with this many warnings may come from a wrong outline (of a close-up).
 const DOUBTFUL_WARNINGS: usize = 5;
+
+/// Whether a reading may be of the card turned the wrong way: its NIK disputed and
+/// [`DOUBTFUL_WARNINGS`] warnings or more (read upside down, the closed fields match nothing and
+/// the NIK's digits name no region or date).
+fn reads_turned_wrong(r: &KtpReading) -> bool {
+    nik_disputed(r) && r.warnings.len() >= DOUBTFUL_WARNINGS
+}
 
 /// Missing fields from which a card's layout is doubted, and the most any field of it keeps.
 const DOUBTED_LAYOUT_MISSING: usize = 2;
@@ -1089,11 +1119,14 @@ fn closed(
 }
 
 /// Straightens one candidate card, measures it, refuses what cannot be read honestly and finds
-/// its lines. On failure the bool says whether the layout was found (the refusal is then final).
+/// its lines. `turn` says whether the card is upside down; `None` tells it from the photo
+/// ([`layout::looks_upside_down`]). On failure the bool says whether the layout was found (the
+/// refusal is then final).
 #[allow(clippy::type_complexity)]
 fn locate(
     pyr: &Pyramid,
     card: &FoundCard,
+    turn: Option<bool>,
 ) -> Result<(Quality, layout::Rectified, Vec<layout::LineBox>), (Refusal, bool)> {
     let mut quality = Quality {
         card_score: card.score,
@@ -1106,7 +1139,7 @@ fn locate(
     let Some(mut rect) = layout::rectify(pyr, &card.corners, false) else {
         return Err((Refusal::NotAKtp, false));
     };
-    if layout::looks_upside_down(&rect)
+    if turn.unwrap_or_else(|| layout::looks_upside_down(&rect))
         && let Some(turned) = layout::rectify(pyr, &card.corners, true)
     {
         rect = turned;

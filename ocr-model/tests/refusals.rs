@@ -39,6 +39,46 @@ fn a_card_is_read_upright_and_upside_down() {
     assert!(turned.quality.upside_down && !upright.quality.upside_down);
 }
 
+/// A shadow over the card's left end, where its photo would be if it were upside down, makes the
+/// photo-side test take the card as turned (the reading then makes no sense); the reader tries the
+/// card the other way round and keeps the reading that does.
+#[test]
+fn a_shadow_where_the_photo_would_be_turned_does_not_turn_the_card() {
+    let s = card(Tier::Scan, 6);
+    let c = s.label.corners;
+    // A point of the card in millimetres (85.6 x 54, from its top left) to the photo's pixels.
+    let at = |u: f32, v: f32| {
+        let (u, v) = (u / 85.6, v / 54.0);
+        let top = [
+            c[0][0] + (c[1][0] - c[0][0]) * u,
+            c[0][1] + (c[1][1] - c[0][1]) * u,
+        ];
+        let bottom = [
+            c[3][0] + (c[2][0] - c[3][0]) * u,
+            c[3][1] + (c[2][1] - c[3][1]) * u,
+        ];
+        [
+            top[0] + (bottom[0] - top[0]) * v,
+            top[1] + (bottom[1] - top[1]) * v,
+        ]
+    };
+    let mut img = s.image.clone();
+    // Darken everything within the first 24 mm from the left edge, below the NIK (18 mm down).
+    let (a, b) = (at(0.0, 18.0), at(24.0, 54.0));
+    for (x, y, p) in img.enumerate_pixels_mut() {
+        if (a[0]..b[0]).contains(&(x as f32)) && (a[1]..b[1]).contains(&(y as f32)) {
+            p.0 = p.0.map(|v| (f32::from(v) * SHADOW) as u8);
+        }
+    }
+    let scan = reader().read_image(&img).expect("shadowed read");
+    assert!(!scan.quality.upside_down, "{:?}", scan.quality);
+    assert_eq!(scan.reading.fields.nik.value, s.label.fields.nik);
+    assert_eq!(scan.reading.fields.name.value, s.label.fields.name);
+}
+
+/// How much of the light the shadow leaves.
+const SHADOW: f32 = 0.3;
+
 #[test]
 fn a_card_turned_sideways_is_read() {
     // A portrait phone photo of a landscape card: the card lies at 90 degrees either way.
