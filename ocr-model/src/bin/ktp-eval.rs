@@ -7,7 +7,8 @@
 //!          [--names heldout] [--second-model DIR | --no-second]
 //! ```
 //! Tiers: scan, photo, hard (the accuracy targets), unreadable (to be refused or flagged),
-//! closeup (the card's corners outside the photo) and copy (a photocopy: no edge of the card).
+//! closeup (the card's corners outside the photo), copy (a photocopy: no edge of the card) and
+//! webcam (a 640 x 480 kiosk camera: small text).
 
 use std::io::Write;
 use std::process::ExitCode;

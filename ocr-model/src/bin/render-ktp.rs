@@ -2,7 +2,7 @@
 //! for recogniser training.
 //!
 //! ```text
-//! render-ktp --out DIR --count N --seed S --tier scan|photo|hard|unreadable|closeup|copy --fonts train|heldout [--lines]
+//! render-ktp --out DIR --count N --seed S --tier scan|photo|hard|unreadable|closeup|copy|webcam --fonts train|heldout [--lines]
 //! ```
 //! Writes `DIR/NNNNNN.jpg` (`.png` for the lossless scan tier) and `DIR/labels.jsonl` (one JSON object
 //! per image: fields, line quads and texts, card corners). With `--lines` also

@@ -31,6 +31,10 @@ pub enum Tier {
     /// of the card shows, the print pushed to black, toner specks. Not used in training; it checks
     /// the reader's way to a card without an outline.
     Copy,
+    /// A kiosk's low-resolution webcam (640 x 480): a phone photo's conditions, with the card held
+    /// to fill 60-90 % of the frame's width, so its text has 4.5-6.7 px per mm (the photo tier's
+    /// 5.7-9.1 on the long side) and the camera's blur, measured in pixels, is larger against it.
+    Webcam,
 }
 
 impl std::str::FromStr for Tier {
@@ -43,6 +47,7 @@ impl std::str::FromStr for Tier {
             "unreadable" => Ok(Tier::Unreadable),
             "closeup" => Ok(Tier::CloseUp),
             "copy" => Ok(Tier::Copy),
+            "webcam" => Ok(Tier::Webcam),
             other => Err(SynthError::BadTier(other.to_owned())),
         }
     }
@@ -218,6 +223,12 @@ impl Tier {
                 jpeg_quality: Some((70, 92)),
                 thumb: 0.0,
                 photocopy: true,
+                ..Tier::Photo.params()
+            },
+            Tier::Webcam => DegradeParams {
+                frame: (640, 480),
+                portrait: 0.0,
+                card_fill: (0.6, 0.9),
                 ..Tier::Photo.params()
             },
         }
@@ -1048,7 +1059,13 @@ mod tests {
     #[test]
     fn placement_keeps_the_card_inside_the_frame() {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
-        for tier in [Tier::Scan, Tier::Photo, Tier::Hard, Tier::Unreadable] {
+        for tier in [
+            Tier::Scan,
+            Tier::Photo,
+            Tier::Hard,
+            Tier::Unreadable,
+            Tier::Webcam,
+        ] {
             let p = tier.params();
             for _ in 0..500 {
                 let pl = place(&mut rng, &p, (85.6, 54.0));
@@ -1062,6 +1079,28 @@ mod tests {
                 assert!(pl.px_per_mm > 4.0, "{tier:?} {}", pl.px_per_mm);
             }
         }
+    }
+
+    #[test]
+    fn webcam_cards_are_landscape_and_smaller_than_photos() {
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let mean_px_per_mm = |tier: Tier, rng: &mut ChaCha8Rng| {
+            let p = tier.params();
+            let mut sum = 0.0;
+            for _ in 0..400 {
+                let pl = place(rng, &p, (85.6, 54.0));
+                if tier == Tier::Webcam {
+                    assert_eq!(pl.frame, (640, 480));
+                    // 60-90 % of 640 px over 85.6 mm, a little more for a tilted near edge.
+                    assert!((4.3..7.3).contains(&pl.px_per_mm), "{}", pl.px_per_mm);
+                }
+                sum += pl.px_per_mm;
+            }
+            sum / 400.0
+        };
+        let webcam = mean_px_per_mm(Tier::Webcam, &mut rng);
+        let photo = mean_px_per_mm(Tier::Photo, &mut rng);
+        assert!(webcam < 0.8 * photo, "webcam {webcam} photo {photo}");
     }
 
     #[test]

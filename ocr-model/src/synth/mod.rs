@@ -386,6 +386,7 @@ impl Renderer {
             Tier::Unreadable => 4,
             Tier::CloseUp => 5,
             Tier::Copy => 6,
+            Tier::Webcam => 7,
         };
         let split = match self.fonts.split() {
             Split::Train => 0u64,
