@@ -1,8 +1,9 @@
 //! Probe: how the reader holds up on phone photos outside the photo tier's ranges (a small card in
 //! a large frame, a low-resolution webcam, light of a colour the white balance left, any rotation,
 //! steep perspective, portrait frames), the same held-out cards per row.
-//! Run: `cargo run --release -p ocr-model --example photo_probe -- [COUNT] [THREADS]`
-//! (100 cards, 2 threads by default).
+//! Run: `cargo run --release -p ocr-model --example photo_probe -- [COUNT] [THREADS] [MODEL_DIR]`
+//! (100 cards, 2 threads and the shipped model by default; MODEL_DIR is a `training/train.sh`
+//! output).
 
 use ocr_model::eval;
 use ocr_model::reader::KtpReader;
@@ -12,7 +13,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let count: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(100);
     let threads: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(2);
-    let reader = KtpReader::shipped()?;
+    let reader = match args.next() {
+        Some(dir) => KtpReader::from_dir(std::path::Path::new(&dir))?,
+        None => KtpReader::shipped()?,
+    };
     let photo = Tier::Photo.params();
     let variants: Vec<(&str, DegradeParams)> = vec![
         ("photo as is", photo.clone()),

@@ -12,6 +12,8 @@
 #   WORK=target-train          venv, rendered data, checkpoints, logs (git-ignored)
 #   TRAIN_CARDS=3000           cards per tier for training (3 tiers, ~18 line crops per card)
 #   HARD_CARDS=1.5*TRAIN_CARDS  training cards of the hard tier (its lines are the most varied)
+#   WEBCAM_CARDS=0             training cards of the webcam tier (640 x 480: the smallest text;
+#                              1500 tried on 2026-12-06, not shipped: BENCHMARKS.md)
 #   VAL_CARDS=300              held-out cards per tier
 #   EPOCHS=8  BUDGET_MIN=90    training stops at whichever comes first
 #   SEED=1234                  training seed (render seeds: 1 train, 2 held-out)
@@ -42,6 +44,7 @@ else
   DATA="$WORK/data"; RUN="$WORK/run"; SMOKE_FLAG=
 fi
 HARD_CARDS="${HARD_CARDS:-$(( TRAIN_CARDS * 3 / 2 ))}"
+WEBCAM_CARDS="${WEBCAM_CARDS:-0}"
 start=$(date +%s)
 say() { echo "[train.sh $(( $(date +%s) - start ))s] $*"; }
 
@@ -69,8 +72,9 @@ render() { # dir count seed tier fonts names
   touch "$1/.done-$2-$6"
 }
 TRAIN_DIRS=(); VAL_DIRS=()
-for tier in scan photo hard; do
-  n="$TRAIN_CARDS"; [ "$tier" = hard ] && n="$HARD_CARDS"
+for tier in scan photo hard webcam; do
+  n="$TRAIN_CARDS"; [ "$tier" = hard ] && n="$HARD_CARDS"; [ "$tier" = webcam ] && n="$WEBCAM_CARDS"
+  [ "$n" = 0 ] && continue
   say "rendering $n training cards, tier $tier"
   render "$DATA/train-$tier" "$n" 1 "$tier" train "$TRAIN_NAMES"
   TRAIN_DIRS+=("$DATA/train-$tier")
