@@ -457,25 +457,17 @@ impl KtpReader {
                     // The half turn was told from where the photo is dark; a shadow or a
                     // background over one end can fool that. A reading that makes no sense
                     // is tried the other way round, and the more consistent of the two kept.
-                    if reads_turned_wrong(&scan.reading) {
-                        let turn = !scan.quality.upside_down;
-                        if let Ok((quality, rect, boxes)) = locate(&pyr, &cards[i - 1], Some(turn))
-                        {
-                            clock.lap(&mut timings.layout);
-                            let other = self.read_lines(
-                                &pyr,
-                                quality,
-                                &rect,
-                                &boxes,
-                                &mut timings,
-                                &mut clock,
-                            );
-                            if let Ok(other) = other
-                                && other.consistency() > scan.consistency()
-                            {
-                                scan = other;
-                            }
-                        }
+                    if reads_turned_wrong(&scan.reading)
+                        && let Some(other) = self.read_other(
+                            &pyr,
+                            &cards[i - 1],
+                            Some(!scan.quality.upside_down),
+                            &mut timings,
+                            &mut clock,
+                        )
+                        && other.consistency() > scan.consistency()
+                    {
+                        scan = other;
                     }
                     // Rows that read as no KTP at all were print of something else (a wrong
                     // outline over a card's print, a page of other print): the search goes on.
@@ -531,13 +523,7 @@ impl KtpReader {
                     continue;
                 }
                 let card = FoundCard::given(guess, img.width(), img.height());
-                let found = locate(&pyr, &card, None);
-                clock.lap(&mut timings.layout);
-                let Ok((quality, rect, boxes)) = found else {
-                    continue;
-                };
-                if let Ok(other) =
-                    self.read_lines(&pyr, quality, &rect, &boxes, &mut timings, &mut clock)
+                if let Some(other) = self.read_other(&pyr, &card, None, &mut timings, &mut clock)
                     && other.consistency() > scan.consistency()
                 {
                     scan = other;
@@ -559,6 +545,23 @@ impl KtpReader {
         }
         scan.timings = timings;
         Ok(scan)
+    }
+
+    /// Another reading of one photo, of `card` turned as `turn` says (`None`: as its photo tells),
+    /// if it lays out and reads: for choosing between two readings by [`Scan::consistency`].
+    fn read_other(
+        &self,
+        pyr: &Pyramid,
+        card: &FoundCard,
+        turn: Option<bool>,
+        timings: &mut Timings,
+        clock: &mut Lap,
+    ) -> Option<Scan> {
+        let found = locate(pyr, card, turn);
+        clock.lap(&mut timings.layout);
+        let (quality, rect, boxes) = found.ok()?;
+        self.read_lines(pyr, quality, &rect, &boxes, timings, clock)
+            .ok()
     }
 
     /// Reads the located lines of a card and makes the fields of them (the recogniser, the

@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use image::{Rgb, RgbImage, imageops};
 use ocr_model::reader::{KtpReader, Refusal, ScanError, decode_reduced};
 use ocr_model::synth::{FontSet, Renderer, Sample, Split, Tier, fonts};
+use ocr_model::{geom, layout};
 
 fn reader() -> &'static KtpReader {
     static R: OnceLock<KtpReader> = OnceLock::new();
@@ -45,23 +46,10 @@ fn a_card_is_read_upright_and_upside_down() {
 #[test]
 fn a_shadow_where_the_photo_would_be_turned_does_not_turn_the_card() {
     let s = card(Tier::Scan, 6);
-    let c = s.label.corners;
-    // A point of the card in millimetres (85.6 x 54, from its top left) to the photo's pixels.
-    let at = |u: f32, v: f32| {
-        let (u, v) = (u / 85.6, v / 54.0);
-        let top = [
-            c[0][0] + (c[1][0] - c[0][0]) * u,
-            c[0][1] + (c[1][1] - c[0][1]) * u,
-        ];
-        let bottom = [
-            c[3][0] + (c[2][0] - c[3][0]) * u,
-            c[3][1] + (c[2][1] - c[3][1]) * u,
-        ];
-        [
-            top[0] + (bottom[0] - top[0]) * v,
-            top[1] + (bottom[1] - top[1]) * v,
-        ]
-    };
+    // The card's millimetres (from its top left) to the photo's pixels.
+    let card = geom::rect_quad(0.0, 0.0, layout::CARD_MM[0], layout::CARD_MM[1]);
+    let to_photo = geom::Homography::from_quads(&card, &s.label.corners).expect("card corners");
+    let at = |u: f32, v: f32| to_photo.apply([u, v]);
     let mut img = s.image.clone();
     // Darken everything within the first 24 mm from the left edge, below the NIK (18 mm down).
     let (a, b) = (at(0.0, 18.0), at(24.0, 54.0));
