@@ -770,7 +770,7 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
     // A card laid out a little off (a close-up's guessed outline, an edge cut short) has its
     // colons off their column: the value columns move with them.
     let colons = colon_shift(ink, &row_bands, &labelled);
-    if let Some(wrapped) = short_wrapped_line(ink, &row_bands, &labelled, &colons) {
+    for wrapped in short_wrapped_lines(ink, &row_bands, &labelled, &colons) {
         let at = row_bands.partition_point(|b| b.y0 < wrapped.y0);
         row_bands.insert(at, wrapped);
         labelled.insert(at, false);
@@ -1040,30 +1040,47 @@ const WRAP_SLOT: i64 = 4;
 /// The slot the last row (Berlaku Hingga) moves to when the address takes a second line.
 const PAST_SLOT: i64 = ROW_KEYS.len() as i64;
 
-/// The address's second line when it is too short for [`bands`] to see: a house number wrapped
+/// The address's further lines that are too short for [`bands`] to see: a house number wrapped
 /// alone ("61" under "JL. MELATI GG. LETJEN SUPRAPTO NO.") puts a few ink pixels on each of its
 /// rows where a full line puts a hundred, under the threshold [`bands`] takes from the card's
-/// fullest rows. Looked for only where the grid says a line was missed (the last row pushed one
-/// slot down and no band on the slot after Alamat's), on that slot's rows alone, and taken only
-/// when its print starts at the value column, as a wrapped line does (the colon's column moved by
-/// `colons`). Before this, 19 of 300 held-out scans and 15 of 300 photos (seed 2) lost their
-/// address's house number this way.
-fn short_wrapped_line(
+/// fullest rows. Looked for only where the grid says a line was missed: the last row (Berlaku
+/// Hingga) one slot past the grid and no band on the slot after Alamat's, or two slots past and
+/// no band on the second slot after it (an address of three lines, its third the number); on that
+/// slot's rows alone, and taken only when its print starts at the value column, as a wrapped line
+/// does (the colon's column moved by `colons`). Before this, 19 of 300 held-out scans and 15 of
+/// 300 photos (seed 2) lost their address's house number this way, and a photo in 180 whose third
+/// line was lost had every row below keyed one off.
+fn short_wrapped_lines(
     ink: &Ink,
     bands: &[Band],
     labelled: &[bool],
     colons: &ColonShift,
-) -> Option<Band> {
+) -> Vec<Band> {
     let tops: Vec<f32> = bands.iter().map(|b| px_mm(b.y0)).collect();
     let lab = labelled_tops(&tops, labelled);
-    let grid = Grid::of(&lab)?;
+    let Some(grid) = Grid::of(&lab) else {
+        return Vec::new();
+    };
     let on_slot = |s: i64| tops.iter().any(|t| grid.slot(*t) == s);
-    if !lab.iter().any(|t| grid.slot(*t) == PAST_SLOT) || on_slot(WRAP_SLOT) {
-        return None;
-    }
+    let last = lab.iter().map(|t| grid.slot(*t)).max().unwrap_or(0);
+    // The address's further lines the grid counts: one or two.
+    let further = match last - PAST_SLOT {
+        0 => 1,
+        1 => 2,
+        _ => return Vec::new(),
+    };
+    (WRAP_SLOT..WRAP_SLOT + further)
+        .filter(|&s| !on_slot(s))
+        .filter_map(|s| short_line_on_slot(ink, grid, s, colons))
+        .collect()
+}
+
+/// The print on one slot of the grid with as little as a few ink pixels per row, if it starts at
+/// the value column ([`short_wrapped_lines`]).
+fn short_line_on_slot(ink: &Ink, grid: Grid, slot: i64, colons: &ColonShift) -> Option<Band> {
     // The slot's rows: from a third of a pitch above where its top would be to a third above the
     // next slot's.
-    let slot_top = grid.first + grid.pitch * WRAP_SLOT as f32;
+    let slot_top = grid.first + grid.pitch * slot as f32;
     let (y0, y1) = (
         mm_px(slot_top - 0.3 * grid.pitch),
         mm_px(slot_top + 0.7 * grid.pitch),
@@ -1614,10 +1631,10 @@ mod tests {
     }
 
     /// Rows on the grid of `rows_with_colons` (2.4 mm pitch from 16 mm): a labelled row of full
-    /// value on each slot of `full`, and on `short`'s slot, if any, three digit-wide strokes with no
+    /// value on each slot of `full`, and on each of `short`'s slots three digit-wide strokes with no
     /// label, as a house number the address wrapped leaves. Returns the ink and the bands of the
     /// full rows.
-    fn rows_with_a_short_one(full: &[usize], short: Option<usize>) -> (Ink, Vec<Band>) {
+    fn rows_with_a_short_one(full: &[usize], short: &[usize]) -> (Ink, Vec<Band>) {
         let mut img = GrayImage::from_pixel(685, 432, image::Luma([210]));
         let top = |slot: usize| mm_px(16.0 + 2.4 * slot as f32);
         let mut ink_at = |x0: usize, x1: usize, y0: usize| {
@@ -1635,7 +1652,7 @@ mod tests {
                 ink_at(x, x + 2, top(slot));
             }
         }
-        if let Some(slot) = short {
+        for &slot in short {
             for x in (mm_px(25.2)..mm_px(27.6)).step_by(7) {
                 ink_at(x, x + 2, top(slot));
             }
@@ -1652,38 +1669,55 @@ mod tests {
 
     #[test]
     fn a_wrapped_line_too_short_to_be_a_band_is_found_where_the_grid_wants_it() {
+        let top = |slot: usize| mm_px(16.0 + 2.4 * slot as f32);
+        let is_on = |b: &Band, slot: usize| {
+            b.y0.abs_diff(top(slot)) <= 1 && b.y1.abs_diff(top(slot) + 12) <= 1
+        };
         // Twelve labelled rows, the last eight a slot lower than the grid of twelve: the address
         // took a second line on slot 4, of three digits.
         let full: Vec<usize> = (0..4).chain(5..13).collect();
         let labelled = vec![true; full.len()];
-        let (ink, bands) = rows_with_a_short_one(&full, Some(4));
+        let (ink, bands) = rows_with_a_short_one(&full, &[4]);
         // Too little ink per row for the rows' own threshold: no band there.
         let found = super::bands(&ink, at::VALUE, at::ROWS_Y);
-        assert!(
-            !found
-                .iter()
-                .any(|b| (b.y0..b.y1).contains(&(mm_px(16.0 + 2.4 * 4.0) + 6))),
-            "{found:?}"
-        );
-        let b =
-            short_wrapped_line(&ink, &bands, &labelled, &ColonShift::NONE).expect("the short line");
-        let want = mm_px(16.0 + 2.4 * 4.0);
-        assert!(
-            b.y0.abs_diff(want) <= 1 && b.y1.abs_diff(want + 12) <= 1,
-            "{b:?}"
-        );
+        assert!(!found.iter().any(|b| is_on(b, 4)), "{found:?}");
+        let wrapped = short_wrapped_lines(&ink, &bands, &labelled, &ColonShift::NONE);
+        assert!(wrapped.len() == 1 && is_on(&wrapped[0], 4), "{wrapped:?}");
         // The grid pushed down, but nothing on the slot: no line made up.
-        let (ink, bands) = rows_with_a_short_one(&full, None);
+        let (ink, bands) = rows_with_a_short_one(&full, &[]);
         assert_eq!(
-            short_wrapped_line(&ink, &bands, &labelled, &ColonShift::NONE),
-            None
+            short_wrapped_lines(&ink, &bands, &labelled, &ColonShift::NONE),
+            []
         );
         // No row pushed down (twelve rows on twelve slots): not looked for, whatever is there.
-        let full: Vec<usize> = (0..12).collect();
-        let (ink, bands) = rows_with_a_short_one(&full, Some(12));
+        let twelve: Vec<usize> = (0..12).collect();
+        let (ink, bands) = rows_with_a_short_one(&twelve, &[12]);
         assert_eq!(
-            short_wrapped_line(&ink, &bands, &[true; 12], &ColonShift::NONE),
-            None
+            short_wrapped_lines(&ink, &bands, &[true; 12], &ColonShift::NONE),
+            []
+        );
+        // An address of three lines, the last eight rows two slots down: the second line is a full
+        // (unlabelled) band, the third a number alone on slot 5.
+        let rows: Vec<usize> = (0..4).chain(6..14).collect();
+        let (ink, mut bands) = rows_with_a_short_one(&rows, &[5]);
+        let mut labelled = vec![true; bands.len()];
+        bands.insert(
+            4,
+            Band {
+                y0: top(4),
+                y1: top(4) + 12,
+            },
+        );
+        labelled.insert(4, false);
+        let wrapped = short_wrapped_lines(&ink, &bands, &labelled, &ColonShift::NONE);
+        assert!(wrapped.len() == 1 && is_on(&wrapped[0], 5), "{wrapped:?}");
+        // Both further lines numbers alone: both found.
+        let (ink, bands) = rows_with_a_short_one(&rows, &[4, 5]);
+        let wrapped =
+            short_wrapped_lines(&ink, &bands, &vec![true; bands.len()], &ColonShift::NONE);
+        assert!(
+            wrapped.len() == 2 && is_on(&wrapped[0], 4) && is_on(&wrapped[1], 5),
+            "{wrapped:?}"
         );
     }
 

@@ -279,7 +279,7 @@ fn webcam_photos_are_read() {
 /// GG. LETJEN SUPRAPTO NO."). Such a line has too little ink to stand out as a row, and until
 /// 2026-12-07 the reader returned the address without it: 19 of 300 held-out scans and 15 of 300
 /// photos (`ktp-eval --count 300 --tiers scan,photo --show`); here 3 of 16 scans came back whole. Now the row the grid says is there is
-/// looked for on its own (`layout::short_wrapped_line`) and cut at the cap height centred on its
+/// looked for on its own (`layout::short_wrapped_lines`) and cut at the cap height centred on its
 /// ink (`layout::line_top`). Of the first 150 scans and photos, every address whose second line is
 /// four characters or fewer must come back whole, but for one.
 #[test]
