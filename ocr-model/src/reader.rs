@@ -901,7 +901,8 @@ fn decode_line(
             closed(logits, charset, greedy, &[fields::SEUMUR_HIDUP])
         }
         "blood_type" => {
-            // The values the model can spell (it has no "+": the rhesus is not printed on KTPs).
+            // The values the model can spell: it has no "+" (the renderer never prints a rhesus,
+            // so the model never learned one).
             let printable: Vec<&str> = vocab::BLOOD_TYPE
                 .iter()
                 .copied()
