@@ -1132,7 +1132,7 @@ const WRAP_INDENT_MM: f32 = 1.5;
 /// pitch: the labelled rows in order.
 fn keys_by_position(tops: &[f32], labelled: &[bool]) -> Vec<Option<&'static str>> {
     let lab = labelled_tops(tops, labelled);
-    let Some(Grid { first, pitch }) = Grid::of(&lab) else {
+    let Some(grid) = Grid::of(&lab) else {
         let mut next = 0;
         return labelled
             .iter()
@@ -1145,7 +1145,7 @@ fn keys_by_position(tops: &[f32], labelled: &[bool]) -> Vec<Option<&'static str>
             })
             .collect();
     };
-    let slot = |t: f32| Grid { first, pitch }.slot(t);
+    let slot = |t: f32| grid.slot(t);
     // The address's further lines. Its second: an unlabelled band on the slot right after
     // Alamat's, or the last row pushed one slot past the grid (the wrapped line itself not
     // found). A third (a long address now and then): an unlabelled band on the next slot too, and
@@ -1153,9 +1153,8 @@ fn keys_by_position(tops: &[f32], labelled: &[bool]) -> Vec<Option<&'static str>
     // a third line, and taking one would key every row below it one off.
     let unlabelled_at = |s: i64| tops.iter().zip(labelled).any(|(t, l)| !l && slot(*t) == s);
     let labelled_at = |s: i64| lab.iter().any(|t| slot(*t) == s);
-    let past = PAST_SLOT;
-    let second = unlabelled_at(WRAP_SLOT) || labelled_at(past);
-    let third = second && unlabelled_at(WRAP_SLOT + 1) && labelled_at(past + 1);
+    let second = unlabelled_at(WRAP_SLOT) || labelled_at(PAST_SLOT);
+    let third = second && unlabelled_at(WRAP_SLOT + 1) && labelled_at(PAST_SLOT + 1);
     let wraps = i64::from(second) + i64::from(third);
     let mut taken = [false; ROW_KEYS.len() + 1];
     tops.iter()

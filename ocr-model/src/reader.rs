@@ -900,37 +900,7 @@ fn decode_line(
             }
             closed(logits, charset, greedy, &[fields::SEUMUR_HIDUP])
         }
-        "blood_type" => {
-            // The values the model can spell: it has no "+" (the renderer never prints a rhesus,
-            // so the model never learned one).
-            let printable: Vec<&str> = vocab::BLOOD_TYPE
-                .iter()
-                .copied()
-                .filter(|v| v.chars().all(|ch| charset.class_of(ch).is_some()))
-                .collect();
-            let free = logits.restricted(charset, BLOOD_TYPE_CHARS)?;
-            let chosen = closed(logits, charset, free, &printable)?;
-            // Chosen among the values, but as sure as the model is of it against anything else
-            // (a blurred line's share among five values says little). A dash is no surer than
-            // its greedy reading: where glare or blur wiped the letter, what is left may read as
-            // one, and its probability summed over alignments returned four more wrong dashes
-            // sure on 900 hard cards.
-            let mut p = crate::ctc::log_likelihood(
-                &logits.logp,
-                logits.t,
-                logits.c,
-                charset,
-                &chosen.text,
-            )?
-            .map_or(0.0, |l| l.exp() as f32);
-            if chosen.text == "-" {
-                p = p.min(logits.greedy(charset)?.confidence);
-            }
-            Ok(crate::ctc::Decoded::chosen(
-                chosen.text,
-                chosen.confidence.min(p),
-            ))
-        }
+        "blood_type" => blood_type(logits, charset),
         "sex" => closed(logits, charset, logits.greedy(charset)?, &vocab::SEX),
         "religion" => closed(logits, charset, logits.greedy(charset)?, &vocab::RELIGION),
         "marital_status" => closed(
@@ -957,6 +927,47 @@ fn decode_line(
 
 /// The characters a blood type is printed with.
 const BLOOD_TYPE_CHARS: &str = "ABO-";
+
+/// The blood type: read in [`BLOOD_TYPE_CHARS`] and chosen among the values the model can spell
+/// (it has no "+": the renderer never prints a rhesus, so the model never learned one), so a B the
+/// model leans to read as 8 is still a B. It is as sure as the model's probability of the value on
+/// the line, not its share among five values (which says little of a blurred line), and a dash
+/// no surer than its greedy reading: where glare or blur wiped the letter, what is left may read
+/// as one, and its probability summed over alignments returned four more wrong dashes sure on 900
+/// hard cards.
+fn blood_type(
+    logits: &crate::recognizer::LineLogits,
+    charset: &crate::ctc::Charset,
+) -> Result<crate::ctc::Decoded, crate::ctc::CtcError> {
+    let printable: Vec<&str> = vocab::BLOOD_TYPE
+        .iter()
+        .copied()
+        .filter(|v| v.chars().all(|ch| charset.class_of(ch).is_some()))
+        .collect();
+    let free = logits.restricted(charset, BLOOD_TYPE_CHARS)?;
+    let chosen = closed(logits, charset, free, &printable)?;
+    let mut p = probability(logits, charset, &chosen.text)?;
+    if chosen.text == "-" {
+        p = p.min(logits.greedy(charset)?.confidence);
+    }
+    Ok(crate::ctc::Decoded::chosen(
+        chosen.text,
+        chosen.confidence.min(p),
+    ))
+}
+
+/// The model's probability of `text` on the line: the CTC forward sum over every alignment (0 when
+/// the line is too short to hold it).
+fn probability(
+    logits: &crate::recognizer::LineLogits,
+    charset: &crate::ctc::Charset,
+    text: &str,
+) -> Result<f32, crate::ctc::CtcError> {
+    Ok(
+        crate::ctc::log_likelihood(&logits.logp, logits.t, logits.c, charset, text)?
+            .map_or(0.0, |l| l.exp() as f32),
+    )
+}
 
 /// A name or address line read with the spelling prior: the beam search's reading (of an
 /// address, only its words without digits: [`letters_only`]), at the recogniser's own probability
@@ -992,8 +1003,7 @@ fn read_with_spelling(
     if text == greedy.text || text.is_empty() {
         return Ok(greedy);
     }
-    let p = crate::ctc::log_likelihood(&logits.logp, logits.t, logits.c, charset, &text)?
-        .map_or(0.0, |l| l.exp() as f32);
+    let p = probability(logits, charset, &text)?;
     Ok(crate::ctc::Decoded::chosen(text, p))
 }
 
@@ -1023,8 +1033,7 @@ fn read_jointly(
     if text == mine.text || text.is_empty() {
         return Ok(mine);
     }
-    let p = crate::ctc::log_likelihood(&ours.logp, ours.t, ours.c, charset, text)?
-        .map_or(0.0, |l| l.exp() as f32);
+    let p = probability(ours, charset, text)?;
     Ok(crate::ctc::Decoded::chosen(text.to_owned(), p))
 }
 
