@@ -8,7 +8,8 @@
 //! DATASET_DIR is a `render-ktp` output (images and `labels.jsonl`). `--candidates` prints every
 //! mask's candidate; `--detect-only` skips the layout (faster, corner errors and finder time only);
 //! `--repeat N` runs the finder N times per photo and counts the fastest run (steadier timings on
-//! a busy machine).
+//! a busy machine); `--candidate K` lays out the K-th of the finder's candidates scoring at least
+//! `detect::MIN_SCORE` (from 0) instead of its best one, as the reader does when the best fails.
 
 use std::path::PathBuf;
 
@@ -33,6 +34,10 @@ fn main() {
         .and_then(|i| args.get(i + 1)?.parse().ok())
         .unwrap_or(1)
         .max(1);
+    let candidate: Option<usize> = args
+        .iter()
+        .position(|a| a == "--candidate")
+        .and_then(|i| args.get(i + 1)?.parse().ok());
     let (mut n, mut missed, mut errs) = (0, 0, Vec::new());
     let mut detect_time = std::time::Duration::ZERO;
     for line in labels.lines() {
@@ -63,7 +68,14 @@ fn main() {
         let mut found = None;
         for _ in 0..repeat {
             let t0 = std::time::Instant::now();
-            found = detect::find_card(&img);
+            found = match candidate {
+                Some(k) => detect::candidates(&img, true)
+                    .into_iter()
+                    .map(|(_, c)| c)
+                    .filter(|c| c.score >= detect::MIN_SCORE)
+                    .nth(k),
+                None => detect::find_card(&img),
+            };
             fastest = fastest.min(t0.elapsed());
         }
         detect_time += fastest;
