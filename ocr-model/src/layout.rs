@@ -759,21 +759,23 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
     }
     let mut labelled: Vec<bool> = row_bands
         .iter()
-        .map(|b| {
-            let ink_px: u32 = ink
-                .rows(mm_px(at::LABEL[0]), mm_px(at::LABEL[1]), b.y0, b.y1)
-                .iter()
-                .sum();
-            ink_px >= 12
-        })
+        .map(|b| has_label(ink, *b, at::LABEL))
         .collect();
     // A card laid out a little off (a close-up's guessed outline, an edge cut short) has its
-    // colons off their column: the value columns move with them.
+    // colons off their column: the value columns move with them, and the label column ends
+    // before them. Shifted left, an unlabelled line's print (an address's second line) reaches
+    // into the label column as it was and looked labelled.
     let colons = colon_shift(ink, &row_bands, &labelled);
+    relabel_with_colons(ink, &row_bands, &mut labelled, &colons);
     for wrapped in short_wrapped_lines(ink, &row_bands, &labelled, &colons) {
         let at = row_bands.partition_point(|b| b.y0 < wrapped.y0);
         row_bands.insert(at, wrapped);
         labelled.insert(at, false);
+    }
+    for short in short_labelled_rows(ink, &row_bands, &labelled, &colons) {
+        let at = row_bands.partition_point(|b| b.y0 < short.y0);
+        row_bands.insert(at, short);
+        labelled.insert(at, true);
     }
     let mid = |b: &Band| px_mm(b.y0 + b.y1) / 2.0;
     let nik_x = [at::NIK_X[0] + colons.at(mid(&nik)), at::NIK_X[1]];
@@ -977,6 +979,28 @@ fn value_start(ink: &Ink, band: Band, shift: f32) -> f32 {
         .map_or(at::VALUE[0] + shift, |(_, e)| px_mm(e) + COLON_GAP_MM)
 }
 
+/// The rows' labels looked for again in a label column moved left with the colons: on a card whose
+/// print sits a few millimetres left of where it is laid out (a close-up's outline, its left edge
+/// the photo's), a wrapped address line's print starts inside the label column as laid out and
+/// made it a labelled row, so the address lost that line (4 of 300 close-ups, seed 2).
+fn relabel_with_colons(ink: &Ink, bands: &[Band], labelled: &mut [bool], colons: &ColonShift) {
+    for (b, l) in bands.iter().zip(labelled.iter_mut()) {
+        let shift = colons.at(px_mm(b.y0 + b.y1) / 2.0);
+        if *l && shift < 0.0 {
+            *l = has_label(ink, *b, [at::LABEL[0] + shift, at::LABEL[1] + shift]);
+        }
+    }
+}
+
+/// Whether row `band` has a label: ink in the label column `[x0, x1]` (mm).
+fn has_label(ink: &Ink, band: Band, [x0, x1]: [f32; 2]) -> bool {
+    let ink_px: u32 = ink
+        .rows(mm_px(x0.max(0.0)), mm_px(x1), band.y0, band.y1)
+        .iter()
+        .sum();
+    ink_px >= 12
+}
+
 /// How far (mm) either side of where the colons are a row's own colon is looked for.
 const COLON_ANCHOR_MM: f32 = 2.0;
 /// Space (mm) left after a row's colon before its value is looked for.
@@ -993,6 +1017,9 @@ const COLON_AGREE_MM: f32 = 0.3;
 /// Colons this close (mm) to their column leave the columns where they are.
 const COLON_SLACK_MM: f32 = 0.4;
 
+/// Slots the labelled rows must span for [`Grid::of`] to fit its pitch through them.
+const GRID_FIT_SPAN: i64 = 4;
+
 /// Row pitch of the labelled rows, millimetres (about 2.4 on printed cards).
 const PITCH_MM: [f32; 2] = [2.0, 2.8];
 
@@ -1006,7 +1033,10 @@ struct Grid {
 
 impl Grid {
     /// The grid of labelled rows with these tops (mm, top to bottom); none with no two rows one
-    /// pitch apart.
+    /// pitch apart. The median step first; then each row's slot counted step by step from Nama's
+    /// (a step is a whole number of pitches give or take a pixel) and the grid fitted through
+    /// them. On a small card the rows' tops are whole pixels, steps of 18 and 20 px for a pitch of
+    /// 18.9: the median alone (18) put the last rows more than half a pitch off their slots.
     fn of(lab: &[f32]) -> Option<Grid> {
         let mut steps: Vec<f32> = lab
             .windows(2)
@@ -1014,15 +1044,47 @@ impl Grid {
             .filter(|g| (PITCH_MM[0]..PITCH_MM[1]).contains(g))
             .collect();
         steps.sort_by(f32::total_cmp);
-        Some(Grid {
+        let rough = Grid {
             first: *lab.first()?,
             pitch: *steps.get(steps.len() / 2)?,
+        };
+        let mut slot = 0i64;
+        let mut points = vec![(0.0f32, rough.first)];
+        for w in lab.windows(2) {
+            slot += ((w[1] - w[0]) / rough.pitch).round() as i64;
+            points.push((slot as f32, w[1]));
+        }
+        if slot < GRID_FIT_SPAN {
+            return Some(rough);
+        }
+        let n = points.len() as f32;
+        let (sx, sy) = points
+            .iter()
+            .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
+        let (mx, my) = (sx / n, sy / n);
+        let (sxy, sxx) = points.iter().fold((0.0, 0.0), |(a, b), (x, y)| {
+            (a + (x - mx) * (y - my), b + (x - mx) * (x - mx))
+        });
+        let pitch = sxy / sxx;
+        if !(PITCH_MM[0]..PITCH_MM[1]).contains(&pitch) {
+            return Some(rough);
+        }
+        Some(Grid {
+            first: my - pitch * mx,
+            pitch,
         })
     }
 
     /// The slot of a row with its top at `t` (mm): 0 for Nama's.
     fn slot(self, t: f32) -> i64 {
         ((t - self.first) / self.pitch).round() as i64
+    }
+
+    /// The pixel rows of a slot: from a third of a pitch above where its top would be to a third
+    /// above the next slot's.
+    fn slot_rows(self, slot: i64) -> (usize, usize) {
+        let top = self.first + self.pitch * slot as f32;
+        (mm_px(top - 0.3 * self.pitch), mm_px(top + 0.7 * self.pitch))
     }
 }
 
@@ -1075,17 +1137,58 @@ fn short_wrapped_lines(
         .collect()
 }
 
+/// Labelled rows whose value is too short for [`bands`] to see ("WNI", a village of three
+/// letters), or whose value a card laid out a little off moved mostly out of the value column
+/// (a close-up's "WNI" left of it): a slot of the grid, above its last labelled row, with no band
+/// but ink in its label column, searched as [`short_line_on_slot`] does. Not the slots that tell
+/// whether the address wrapped ([`PAST_SLOT`] and after, where a dark photo's stray band under
+/// the last row would key every row one off): Kewarganegaraan's is at most the one before.
+fn short_labelled_rows(
+    ink: &Ink,
+    bands: &[Band],
+    labelled: &[bool],
+    colons: &ColonShift,
+) -> Vec<Band> {
+    let tops: Vec<f32> = bands.iter().map(|b| px_mm(b.y0)).collect();
+    let lab = labelled_tops(&tops, labelled);
+    let Some(grid) = Grid::of(&lab) else {
+        return Vec::new();
+    };
+    let on_slot = |s: i64| tops.iter().any(|t| grid.slot(*t) == s);
+    let last = lab.iter().map(|t| grid.slot(*t)).max().unwrap_or(0);
+    // The address's further lines, when the grid counts any, have no label.
+    let wraps = WRAP_SLOT..WRAP_SLOT + (last - PAST_SLOT + 1).clamp(0, 2);
+    (1..last.min(PAST_SLOT))
+        .filter(|&s| !on_slot(s) && !wraps.contains(&s))
+        .filter(|&s| {
+            let (y0, y1) = grid.slot_rows(s);
+            let shift = colons.at(px_mm(y0 + y1) / 2.0).min(0.0);
+            has_label(
+                ink,
+                Band { y0, y1 },
+                [at::LABEL[0] + shift, at::LABEL[1] + shift],
+            )
+        })
+        .filter_map(|s| short_line_on_slot(ink, grid, s, colons))
+        // A slot the grid places a little off (its pitch from rows a pixel apart, the error grown
+        // down the card) may find the edge of a row already there.
+        .filter(|found| {
+            bands
+                .iter()
+                .all(|b| px_mm(b.y0.abs_diff(found.y0)) >= SHORT_ROW_APART * grid.pitch)
+        })
+        .collect()
+}
+
+/// How far (pitches) a labelled row found by [`short_labelled_rows`] must be from every row found.
+const SHORT_ROW_APART: f32 = 0.6;
+
 /// The print on one slot of the grid with as little as a few ink pixels per row, if it starts at
-/// the value column ([`short_wrapped_lines`]).
+/// the value column ([`short_wrapped_lines`], [`short_labelled_rows`]).
 fn short_line_on_slot(ink: &Ink, grid: Grid, slot: i64, colons: &ColonShift) -> Option<Band> {
-    // The slot's rows: from a third of a pitch above where its top would be to a third above the
-    // next slot's.
-    let slot_top = grid.first + grid.pitch * slot as f32;
-    let (y0, y1) = (
-        mm_px(slot_top - 0.3 * grid.pitch),
-        mm_px(slot_top + 0.7 * grid.pitch),
-    );
-    let prof = ink.rows(mm_px(at::VALUE[0]), mm_px(at::VALUE[1]), y0, y1);
+    let (y0, y1) = grid.slot_rows(slot);
+    let shift = colons.at(px_mm(y0 + y1) / 2.0).min(0.0);
+    let prof = ink.rows(mm_px(at::VALUE[0] + shift), mm_px(at::VALUE[1]), y0, y1);
     let (a, b) = runs(&prof, 2, 1, 5)
         .into_iter()
         .max_by_key(|r| prof[r.0..r.1].iter().sum::<u32>())?;
@@ -1718,6 +1821,146 @@ mod tests {
             wrapped.len() == 2 && is_on(&wrapped[0], 4) && is_on(&wrapped[1], 5),
             "{wrapped:?}"
         );
+    }
+
+    /// Rows on grid slots with a label (4-12 mm) and a value from 25.2 mm to `end` (mm), all moved
+    /// `shift` mm; `bare` rows have no label. The bands of the rows whose value ends past 40 mm.
+    fn labelled_rows(rows: &[(usize, f32)], bare: &[usize], shift: f32) -> (Ink, Vec<Band>) {
+        let mut img = GrayImage::from_pixel(685, 432, image::Luma([210]));
+        let top = |slot: usize| mm_px(16.0 + 2.4 * slot as f32);
+        let mut bands = Vec::new();
+        for &(slot, end) in rows {
+            let label = (mm_px(4.0 + shift)..mm_px(12.0 + shift)).step_by(5);
+            let value = (mm_px(25.2 + shift)..mm_px(end + shift)).step_by(5);
+            let strokes: Vec<usize> = if bare.contains(&slot) {
+                value.collect()
+            } else {
+                label.chain(value).collect()
+            };
+            for x in strokes {
+                for y in top(slot)..top(slot) + 12 {
+                    for x in x..x + 2 {
+                        img.put_pixel(x as u32, y as u32, image::Luma([40]));
+                    }
+                }
+            }
+            if end > 40.0 {
+                bands.push(Band {
+                    y0: top(slot),
+                    y1: top(slot) + 12,
+                });
+            }
+        }
+        (Ink::new(&img), bands)
+    }
+
+    #[test]
+    fn a_labelled_row_whose_value_is_too_short_to_be_a_band_is_found_on_its_slot() {
+        let top = |slot: usize| mm_px(16.0 + 2.4 * slot as f32);
+        let is_on = |b: &Band, slot: usize| {
+            b.y0.abs_diff(top(slot)) <= 1 && b.y1.abs_diff(top(slot) + 12) <= 1
+        };
+        // Twelve rows, Kewarganegaraan's value (slot 10) "WNI", 2.4 mm long.
+        let rows: Vec<(usize, f32)> = (0..12)
+            .map(|s| (s, if s == 10 { 27.6 } else { 55.0 }))
+            .collect();
+        let (ink, bands) = labelled_rows(&rows, &[], 0.0);
+        let found = super::bands(&ink, at::VALUE, at::ROWS_Y);
+        assert!(!found.iter().any(|b| is_on(b, 10)), "{found:?}");
+        let labelled = vec![true; bands.len()];
+        let short = short_labelled_rows(&ink, &bands, &labelled, &ColonShift::NONE);
+        assert!(short.len() == 1 && is_on(&short[0], 10), "{short:?}");
+        // The whole row wiped out (glare): nothing made up.
+        let wiped: Vec<(usize, f32)> = rows.iter().copied().filter(|r| r.0 != 10).collect();
+        let (ink, bands) = labelled_rows(&wiped, &[], 0.0);
+        let labelled = vec![true; bands.len()];
+        assert_eq!(
+            short_labelled_rows(&ink, &bands, &labelled, &ColonShift::NONE),
+            []
+        );
+        // The same card printed 3 mm left of its layout (the colons found there): "WNI" mostly
+        // left of the value column is still found.
+        let left = ColonShift {
+            at_mid: -3.0,
+            slope: 0.0,
+            y_mid: 30.0,
+        };
+        let (ink, bands) = labelled_rows(&rows, &[], -3.0);
+        let short = short_labelled_rows(&ink, &bands, &labelled, &left);
+        assert!(short.len() == 1 && is_on(&short[0], 10), "{short:?}");
+        // An address wrapped (the last row one slot past the grid): its second line's slot is no
+        // labelled row's, whatever ink is in the label column there.
+        let wrapped: Vec<(usize, f32)> = (0..13)
+            .map(|s| (s, if s == 4 { 27.6 } else { 55.0 }))
+            .collect();
+        let (ink, bands) = labelled_rows(&wrapped, &[], 0.0);
+        let labelled = vec![true; bands.len()];
+        assert_eq!(
+            short_labelled_rows(&ink, &bands, &labelled, &ColonShift::NONE),
+            []
+        );
+        // Nor is the slot past the grid's twelve (where a stray mark under Berlaku Hingga would
+        // say the address wrapped): twelve rows, a short mark with ink at the label on slot 12
+        // and a stray band on slot 13.
+        let stray: Vec<(usize, f32)> = (0..12)
+            .map(|s| (s, 55.0))
+            .chain([(12, 27.6), (13, 55.0)])
+            .collect();
+        let (ink, bands) = labelled_rows(&stray, &[], 0.0);
+        let labelled = vec![true; bands.len()];
+        assert_eq!(
+            short_labelled_rows(&ink, &bands, &labelled, &ColonShift::NONE),
+            []
+        );
+    }
+
+    #[test]
+    fn a_label_column_moves_left_with_the_colons() {
+        // Rows printed 3 mm left of the layout, the address's second line (slot 4) without a label:
+        // its value reaches into the label column as laid out (22.2 mm < 23 mm).
+        let rows: Vec<(usize, f32)> = (0..13).map(|s| (s, 55.0)).collect();
+        let (ink, bands) = labelled_rows(&rows, &[4], -3.0);
+        let mut labelled: Vec<bool> = bands
+            .iter()
+            .map(|b| has_label(&ink, *b, at::LABEL))
+            .collect();
+        assert!(labelled[4]);
+        let left = ColonShift {
+            at_mid: -3.0,
+            slope: 0.0,
+            y_mid: 30.0,
+        };
+        relabel_with_colons(&ink, &bands, &mut labelled, &left);
+        assert_eq!(labelled, (0..13).map(|s| s != 4).collect::<Vec<_>>());
+        // Colons where laid out: labels as found.
+        let (ink, bands) = labelled_rows(&rows, &[4], 0.0);
+        let mut labelled: Vec<bool> = bands
+            .iter()
+            .map(|b| has_label(&ink, *b, at::LABEL))
+            .collect();
+        relabel_with_colons(&ink, &bands, &mut labelled, &ColonShift::NONE);
+        assert_eq!(labelled, (0..13).map(|s| s != 4).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_grid_keeps_the_last_rows_of_a_small_card_on_their_slots() {
+        // The twelve rows' tops on a 640 x 480 webcam's card (pixels of the straightened card),
+        // whole pixels 18 or 20 apart for a pitch of about 18.9: the median step put the last rows
+        // a slot too low, and Berlaku Hingga past the grid (read as an address that wrapped).
+        let px = [123, 143, 161, 179, 200, 218, 236, 256, 276, 293, 313, 331];
+        let tops: Vec<f32> = px.iter().map(|&p| px_mm(p)).collect();
+        let grid = Grid::of(&tops).expect("grid");
+        let slots: Vec<i64> = tops.iter().map(|&t| grid.slot(t)).collect();
+        assert_eq!(slots, (0..12).collect::<Vec<i64>>(), "{grid:?}");
+        assert_eq!(
+            keys_by_position(&tops, &[true; 12]),
+            ROW_KEYS.map(Some).to_vec()
+        );
+        // A row missing (glare over Agama's): the slots as before, none for it.
+        let missing: Vec<f32> = tops.iter().copied().filter(|&t| t != px_mm(256)).collect();
+        let grid = Grid::of(&missing).expect("grid");
+        let slots: Vec<i64> = missing.iter().map(|&t| grid.slot(t)).collect();
+        assert_eq!(slots, [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11]);
     }
 
     #[test]
