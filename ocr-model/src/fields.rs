@@ -30,6 +30,42 @@ use crdt_schema::patient::vocab;
 use crdt_schema::region;
 use serde::{Serialize, Serializer};
 
+/// Words an address does not end with: each wants a name or a number after it ("NO." its house
+/// number, "GG." its lane's name). An address read ending in one lost its end (a wrapped line the
+/// layout did not find, a close-up's edge): it keeps at most [`UNFINISHED_ADDRESS_AT_MOST`].
+const UNFINISHED_ADDRESS_WORDS: [&str; 22] = [
+    "NO.",
+    "NO",
+    "JL.",
+    "JLN.",
+    "JALAN",
+    "GG.",
+    "GANG",
+    "BLOK",
+    "KOMPLEKS",
+    "KOMP.",
+    "PERUM",
+    "LORONG",
+    "DUSUN",
+    "DSN.",
+    "KP.",
+    "KAMPUNG",
+    "LINGKUNGAN",
+    "DEKAT",
+    "RT",
+    "RW",
+    "RT.",
+    "RW.",
+];
+const UNFINISHED_ADDRESS_AT_MOST: f32 = 0.5;
+
+/// Whether a read address ends in a word that wants more after it ([`UNFINISHED_ADDRESS_WORDS`]).
+fn unfinished_address(text: &str) -> bool {
+    text.split(' ')
+        .next_back()
+        .is_some_and(|w| UNFINISHED_ADDRESS_WORDS.contains(&w))
+}
+
 /// Keys of the printed lines [`read_fields`] takes, top to bottom (a wrapped address gives two
 /// lines with the key `address`).
 pub const LINE_KEYS: [&str; 16] = [
@@ -624,9 +660,18 @@ pub fn read_fields<'a>(lines: impl IntoIterator<Item = (&'a str, &'a RawLine)>) 
         cx.warn(Warning::Missing("address"));
         Field::missing()
     } else {
-        let text: Vec<String> = address_lines.iter().map(|l| clean(&l.text)).collect();
-        let conf = address_lines.iter().map(|l| l.confidence).product();
-        Field::new(text.join(" "), conf)
+        let text = address_lines
+            .iter()
+            .map(|l| clean(&l.text))
+            .collect::<Vec<String>>()
+            .join(" ");
+        let conf: f32 = address_lines.iter().map(|l| l.confidence).product();
+        let conf = if unfinished_address(&text) {
+            conf.min(UNFINISHED_ADDRESS_AT_MOST)
+        } else {
+            conf
+        };
+        Field::new(text, conf)
     };
 
     let rt_rw = rt_rw(&mut cx, first("rt_rw"));
@@ -1330,6 +1375,24 @@ mod tests {
         let mut lines = card();
         set(&mut lines, "nik", "9907224903820003");
         assert_eq!(codes(&read(&lines)), ["nik_unknown_province"]);
+    }
+
+    #[test]
+    fn an_address_ending_in_a_word_that_wants_more_is_doubted() {
+        let address = |text: &str| {
+            let mut lines = card();
+            set(&mut lines, "address", text);
+            read(&lines).fields.address
+        };
+        // Its house number lost (a wrapped line not found): as read, but doubted.
+        let a = address("JL. MAWAR NO.");
+        assert_eq!(a.value, "JL. MAWAR NO.");
+        assert!(a.confidence <= UNFINISHED_ADDRESS_AT_MOST, "{a:?}");
+        assert!(address("PERUM BUMI INDAH BLOK").confidence <= UNFINISHED_ADDRESS_AT_MOST);
+        // Whole: as sure as its line.
+        assert!(address("JL. MAWAR NO. 12").confidence > 0.9);
+        assert!(address("DUSUN KRAJAN").confidence > 0.9);
+        assert!(address("JLN. MAWAR NO.12").confidence > 0.9);
     }
 
     #[test]
