@@ -1731,8 +1731,8 @@ mod tests {
         let sure = line_confidence("rt_rw", &templated, &logits, &charset);
         assert!(sure > 0.99, "{sure}");
         // The same frames as a free-text line keep the greedy product: seven blanks at 0.75.
-        let free = decode_line("address", &logits, &charset).unwrap();
-        let doubted = line_confidence("address", &free, &logits, &charset);
+        let free = decode_line("village", &logits, &charset).unwrap();
+        let doubted = line_confidence("village", &free, &logits, &charset);
         assert!((doubted - 0.75f32.powi(7)).abs() < 0.01, "{doubted}");
     }
 
