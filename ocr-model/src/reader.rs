@@ -727,18 +727,15 @@ const SKEW_SIDE: u32 = 520;
 ///   layout is doubted held under 0.9 ([`doubt_layout`]), no wrong name, birth place or birth
 ///   date was returned at 0.9 or more on 2 x 1,200 held-out cards (seeds 2 and 4, every tier),
 ///   against 284 of 300 right names on scans now sure (27 before) and 288 birth places (92).
-/// - Address (since 2026-12-07): with the product, 27 of 1,544 right addresses were sure on seed
-///   2's six tiers, so the operator was asked to check every one. The wrong readings the
-///   probability would pass were a wrapped line the layout missed: short lines are now looked
-///   for where the grid wants them (`layout`), and an address ending in a word that wants more
-///   ("NO.", "GG.") is doubted (`fields`). Each of its lines keeps its probability; the field,
-///   their product.
-///
-/// The village keeps the greedy product (a village snapped to the wrong entry of the register
-/// would pass). `ktp-eval --dump`; BENCHMARKS.md.
-const POSTERIOR_LINES: [&str; 7] = [
-    "nik", "rt_rw", "province", "regency", "name", "birth", "address",
-];
+///   The other free-text lines (address, village) let wrong readings through this way (a
+///   wrapped line the layout missed, a village snapped to the wrong entry): they keep the
+///   product. With the probability for the address lines too (tried 2026-12-07, reverted), 3,086
+///   of 4,569 right addresses were sure on seeds 2/3/5 (6 tiers, 5,400 cards) against 27 of 1,544
+///   on seed 2 with the product, but 11 wrong ones were sure too (a close-up's last digit
+///   dropped, a first letter the line's box cut off), one of them among the 30 photos of
+///   `tests/accuracy.rs`'s 12-megapixel test.
+///   `ktp-eval --dump`; BENCHMARKS.md.
+const POSTERIOR_LINES: [&str; 6] = ["nik", "rt_rw", "province", "regency", "name", "birth"];
 
 /// A read line's confidence: see [`POSTERIOR_LINES`].
 fn line_confidence(
