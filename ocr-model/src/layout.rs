@@ -987,7 +987,7 @@ fn relabel_with_colons(ink: &Ink, bands: &[Band], labelled: &mut [bool], colons:
     for (b, l) in bands.iter().zip(labelled.iter_mut()) {
         let shift = colons.at(px_mm(b.y0 + b.y1) / 2.0);
         if *l && shift < 0.0 {
-            *l = has_label(ink, *b, [at::LABEL[0] + shift, at::LABEL[1] + shift]);
+            *l = has_label(ink, *b, label_column(shift));
         }
     }
 }
@@ -1102,6 +1102,22 @@ const WRAP_SLOT: i64 = 4;
 /// The slot the last row (Berlaku Hingga) moves to when the address takes a second line.
 const PAST_SLOT: i64 = ROW_KEYS.len() as i64;
 
+/// The rows' grid ([`Grid::of`] of the labelled rows), the slots that have a band, and the last
+/// labelled row's slot.
+fn grid_slots(bands: &[Band], labelled: &[bool]) -> Option<(Grid, Vec<i64>, i64)> {
+    let tops: Vec<f32> = bands.iter().map(|b| px_mm(b.y0)).collect();
+    let lab = labelled_tops(&tops, labelled);
+    let grid = Grid::of(&lab)?;
+    let last = lab.iter().map(|t| grid.slot(*t)).max().unwrap_or(0);
+    Some((grid, tops.iter().map(|t| grid.slot(*t)).collect(), last))
+}
+
+/// The label column moved `shift` mm (left only: a card's print left of its layout).
+fn label_column(shift: f32) -> [f32; 2] {
+    let shift = shift.min(0.0);
+    [at::LABEL[0] + shift, at::LABEL[1] + shift]
+}
+
 /// The address's further lines that are too short for [`bands`] to see: a house number wrapped
 /// alone ("61" under "JL. MELATI GG. LETJEN SUPRAPTO NO.") puts a few ink pixels on each of its
 /// rows where a full line puts a hundred, under the threshold [`bands`] takes from the card's
@@ -1118,13 +1134,10 @@ fn short_wrapped_lines(
     labelled: &[bool],
     colons: &ColonShift,
 ) -> Vec<Band> {
-    let tops: Vec<f32> = bands.iter().map(|b| px_mm(b.y0)).collect();
-    let lab = labelled_tops(&tops, labelled);
-    let Some(grid) = Grid::of(&lab) else {
+    let Some((grid, on_slot, last)) = grid_slots(bands, labelled) else {
         return Vec::new();
     };
-    let on_slot = |s: i64| tops.iter().any(|t| grid.slot(*t) == s);
-    let last = lab.iter().map(|t| grid.slot(*t)).max().unwrap_or(0);
+    let on_slot = |s: i64| on_slot.contains(&s);
     // The address's further lines the grid counts: one or two.
     let further = match last - PAST_SLOT {
         0 => 1,
@@ -1149,25 +1162,18 @@ fn short_labelled_rows(
     labelled: &[bool],
     colons: &ColonShift,
 ) -> Vec<Band> {
-    let tops: Vec<f32> = bands.iter().map(|b| px_mm(b.y0)).collect();
-    let lab = labelled_tops(&tops, labelled);
-    let Some(grid) = Grid::of(&lab) else {
+    let Some((grid, on_slot, last)) = grid_slots(bands, labelled) else {
         return Vec::new();
     };
-    let on_slot = |s: i64| tops.iter().any(|t| grid.slot(*t) == s);
-    let last = lab.iter().map(|t| grid.slot(*t)).max().unwrap_or(0);
+    let on_slot = |s: i64| on_slot.contains(&s);
     // The address's further lines, when the grid counts any, have no label.
     let wraps = WRAP_SLOT..WRAP_SLOT + (last - PAST_SLOT + 1).clamp(0, 2);
     (1..last.min(PAST_SLOT))
         .filter(|&s| !on_slot(s) && !wraps.contains(&s))
         .filter(|&s| {
             let (y0, y1) = grid.slot_rows(s);
-            let shift = colons.at(px_mm(y0 + y1) / 2.0).min(0.0);
-            has_label(
-                ink,
-                Band { y0, y1 },
-                [at::LABEL[0] + shift, at::LABEL[1] + shift],
-            )
+            let shift = colons.at(px_mm(y0 + y1) / 2.0);
+            has_label(ink, Band { y0, y1 }, label_column(shift))
         })
         .filter_map(|s| short_line_on_slot(ink, grid, s, colons))
         // A slot the grid places a little off (its pitch from rows a pixel apart, the error grown
