@@ -1093,9 +1093,20 @@ fn district(
             }
             (Field::new(v, penalise(l.confidence, d, v)), code)
         }
+        // None of the regency's registered districts, not even a third of one's letters off:
+        // a district read in part (its first letters faint and left out of the line's box,
+        // "TODANAN" read "ANAN", returned sure on a webcam card of seed 3) or misread.
+        None if !names.is_empty() => (
+            Field::new(text, l.confidence.min(UNREGISTERED_DISTRICT_AT_MOST)),
+            None,
+        ),
         None => (Field::new(text, l.confidence), None),
     }
 }
+
+/// The most a district keeps of its confidence when it is none of its regency's registered
+/// districts.
+const UNREGISTERED_DISTRICT_AT_MOST: f32 = 0.5;
 
 #[cfg(test)]
 mod tests {
@@ -1360,6 +1371,14 @@ mod tests {
         let mut lines = card();
         set(&mut lines, "district", "SINGOSARI");
         assert_eq!(codes(&read(&lines)), ["nik_district_mismatch"]);
+
+        // A district read in part, none of the regency's (nor a third of its letters off one):
+        // kept as read, doubted.
+        let mut lines = card();
+        set(&mut lines, "district", "OSARI");
+        let r = read(&lines);
+        assert_eq!(r.fields.district.value, "OSARI");
+        assert!(r.fields.district.confidence <= 0.5);
 
         // District code 99 is not in the table.
         let mut lines = card();

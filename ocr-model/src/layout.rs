@@ -284,6 +284,9 @@ pub struct Ink {
     h: usize,
     /// Integral of the ink bitmap, `(w + 1) x (h + 1)`: box counts in four lookups.
     sum: Vec<u32>,
+    /// The same for faint ink, at [`FAINT_INK`] of the contrast: where a line's thin first or last
+    /// letter, blurred, still shows ([`faint_edge`]).
+    faint: Vec<u32>,
     /// 98th percentile of darkness below the local mean in the value column (grey levels).
     pub contrast: f32,
 }
@@ -348,21 +351,40 @@ impl Ink {
             }
         }
         let contrast = percentile(&hist, 0.98);
-        let t = (0.4 * contrast).max(6.0);
-        let mut sum = vec![0u32; (w + 1) * (h + 1)];
-        for y in 0..h {
-            let mut row = 0u32;
-            for x in 0..w {
-                row += u32::from(dark[y * w + x] > t);
-                sum[(y + 1) * (w + 1) + x + 1] = sum[y * (w + 1) + x + 1] + row;
+        let integral_over = |t: f32| {
+            let mut sum = vec![0u32; (w + 1) * (h + 1)];
+            for y in 0..h {
+                let mut row = 0u32;
+                for x in 0..w {
+                    row += u32::from(dark[y * w + x] > t);
+                    sum[(y + 1) * (w + 1) + x + 1] = sum[y * (w + 1) + x + 1] + row;
+                }
             }
-        }
+            sum
+        };
         Ink {
             w,
             h,
-            sum,
+            sum: integral_over((0.4 * contrast).max(6.0)),
+            faint: integral_over((FAINT_INK * contrast).max(6.0)),
             contrast,
         }
+    }
+
+    /// Faint ink pixels ([`FAINT_INK`]) per column over rows `y0..y1`, for columns `x0..x1`.
+    fn faint_cols(&self, x0: usize, x1: usize, y0: usize, y1: usize) -> Vec<u32> {
+        let (x1, y1) = (x1.min(self.w), y1.min(self.h));
+        let s = self.w + 1;
+        if y0 >= y1 {
+            return vec![0; x1.saturating_sub(x0)];
+        }
+        (x0..x1)
+            .map(|x| {
+                self.faint[y1 * s + x + 1] + self.faint[y0 * s + x]
+                    - self.faint[y0 * s + x + 1]
+                    - self.faint[y1 * s + x]
+            })
+            .collect()
     }
 
     /// Ink pixels in columns `x0..x1` and rows `y0..y1` (clamped to the card).
@@ -472,6 +494,10 @@ pub struct LineBox {
     pub key: &'static str,
     /// x0, y0, x1, y1 in card millimetres.
     pub rect: [f32; 4],
+    /// Print that may be the line's own goes on past the box's end, too faint to be ink there
+    /// (glare or a fade over the rest of the line): what the box holds may be only part of the
+    /// line ([`continues_faintly`]).
+    pub cut: bool,
 }
 
 /// Why no layout could be found on a card.
@@ -515,11 +541,80 @@ fn extent(
             start = from;
         }
     }
-    Some((start, x0 + g.1))
+    // The same on the right: the last letters of a line running past the column's end (a
+    // close-up's card larger than its outline, where "NO. 94" was read "NO. 9") are followed
+    // right across the gaps between letters, up to a word's gap or [`OVERHANG_RIGHT_MM`].
+    let mut end = x0 + g.1;
+    let letter_gap = mm_px(LETTER_GAP_MM);
+    if cols.len() - g.1 <= letter_gap && !centred {
+        let reach = (x1 + mm_px(OVERHANG_RIGHT_MM)).min(ink.w);
+        let right = ink.cols(end, reach, band.y0, band.y1);
+        if let Some(&(a, e)) = runs(&right, 1, letter_gap, 1).first()
+            && a <= letter_gap
+        {
+            end += e;
+        }
+    }
+    if !centred {
+        let tall = band.height() as u32 / 2;
+        let left = ink.faint_cols(
+            x0.max(start.saturating_sub(mm_px(FAINT_REACH_MM))),
+            start,
+            band.y0,
+            band.y1,
+        );
+        start -= faint_edge(&left, false, tall);
+        end += faint_edge(
+            &ink.faint_cols(end, x1.min(end + mm_px(FAINT_REACH_MM)), band.y0, band.y1),
+            true,
+            tall,
+        );
+    }
+    Some((start, end))
 }
+
+/// How many columns a line's faint end reaches past its ink, looking out from the line into
+/// `cols` (faint ink per column; from its first column when `outward`, else from its last): the
+/// farthest column with faint ink and no wider gap than [`FAINT_GAP_MM`] before it, when one of
+/// those columns holds a stroke at least `tall` pixels high (0 otherwise). A thin first or last
+/// letter printed faintly or blurred (the "J" of "JLN." on a phone photo, seed 5's card 288) is
+/// not ink at the line's threshold, and the line's box cut it in half: the recogniser read
+/// "LN. MANGGA", sure.
+fn faint_edge(cols: &[u32], outward: bool, tall: u32) -> usize {
+    let n = cols.len();
+    let at = |i: usize| if outward { cols[i] } else { cols[n - 1 - i] };
+    let (mut last, mut stroke, mut blank) = (0, false, 0);
+    for i in 0..n {
+        if at(i) > 0 {
+            last = i + 1;
+            stroke |= at(i) >= tall;
+            blank = 0;
+        } else {
+            blank += 1;
+            if blank > mm_px(FAINT_GAP_MM) {
+                break;
+            }
+        }
+    }
+    if stroke { last } else { 0 }
+}
+
+/// How far (mm) past a line's ink a faint letter is looked for ([`faint_edge`]): a narrow letter
+/// and the gap before it.
+const FAINT_REACH_MM: f32 = 1.5;
+/// Darkness (share of the card's text contrast) counted as faint ink; ink is 0.4. Both at least 6
+/// grey levels: on a dim card (contrast under 30) the grain itself is faint ink, and a line's box
+/// widened onto it read "WNI" as "WNU" (6 of 300 hard cards, seed 2), so there is no faint ink.
+const FAINT_INK: f32 = 0.2;
+/// The widest gap (mm) between a line's ink and a faint letter at its end.
+const FAINT_GAP_MM: f32 = 0.5;
 
 /// How far (mm) a line's ink is followed left of its column when the column cuts a letter.
 const OVERHANG_MM: f32 = 1.5;
+/// How far (mm) a line's ink is followed right of its column's end: two digits of a house number.
+const OVERHANG_RIGHT_MM: f32 = 2.5;
+/// The widest gap (mm) between two letters of a word (a space is wider).
+const LETTER_GAP_MM: f32 = 0.4;
 /// Marks at most this wide (mm) cut by a value column's left edge are taken for its colon.
 const COLON_MM: f32 = 0.6;
 
@@ -738,6 +833,7 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
             out.push(LineBox {
                 key,
                 rect: line_rect(x0, x1, top, (bottom - top) as f32),
+                cut: false,
             });
         }
     }
@@ -784,10 +880,11 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
     out.push(LineBox {
         key: "nik",
         rect: line_rect(nx0, nx1, ntop, (nbottom - ntop) as f32),
+        cut: false,
     });
     // Cap height: the median band height over the value rows (descenders are rare in capitals).
     let mut heights: Vec<usize> = Vec::new();
-    let mut found: Vec<(&'static str, Band, usize, usize)> = Vec::new();
+    let mut found: Vec<(&'static str, Band, usize, usize, bool)> = Vec::new();
     let tops: Vec<f32> = row_bands.iter().map(|b| px_mm(b.y0)).collect();
     let keys = keys_by_position(&tops, &labelled);
     let mut next = 0;
@@ -804,7 +901,7 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
         // An address's further line has no colon: it starts where the address's first line does.
         let first_address = found.iter().find(|f| f.0 == "address");
         let start = match first_address {
-            Some(&(_, _, x0, _)) if key == "address" => px_mm(x0) - WRAP_MARGIN_MM,
+            Some(&(_, _, x0, _, _)) if key == "address" => px_mm(x0) - WRAP_MARGIN_MM,
             _ => value_start(ink, *band, colons.at(mid(band))),
         };
         let Some((x0, x1)) = extent(ink, *band, [start, end], 2.5, false) else {
@@ -820,6 +917,7 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
             },
             x0,
             x1,
+            CUT_KEYS.contains(&key) && continues_faintly(ink, *band, x1, mm_px(end)),
         ));
     }
     // (A keyed row counts even when no print was found in its value column: it still tells the
@@ -829,10 +927,11 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
     }
     heights.sort_unstable();
     let cap = heights[heights.len() / 2] as f32;
-    for (key, band, x0, x1) in &found {
+    for (key, band, x0, x1, cut) in &found {
         out.push(LineBox {
             key,
             rect: line_rect(*x0, *x1, line_top(*band, cap), cap),
+            cut: *cut,
         });
         if *key == "sex" {
             out.push(blood_type(ink, *band, cap));
@@ -1289,6 +1388,10 @@ fn keys_by_position(tops: &[f32], labelled: &[bool]) -> Vec<Option<&'static str>
         .collect()
 }
 
+/// Where (mm) a Gol. Darah value may start when its colon is not seen: the colon is printed at
+/// 54.2 mm or, after a wide face's label, further right; its value 1.4 mm after it.
+const BLOOD_VALUE_FROM_MM: f32 = 54.6;
+
 /// Gol. Darah's value on the Jenis Kelamin row: the ink right of the label's colon (letters of one
 /// value sit closer together than the colon to the value).
 fn blood_type(ink: &Ink, band: Band, cap: f32) -> LineBox {
@@ -1299,19 +1402,34 @@ fn blood_type(ink: &Ink, band: Band, cap: f32) -> LineBox {
     };
     let cols = ink.cols(x0, x1, b.y0, b.y1);
     let groups = runs(&cols, 1, (0.45 * PX_PER_MM) as usize, 1);
-    // A colon is narrow and spans more than half the cap height.
+    // A colon is narrow, spans more than half the cap height and is two dots: empty between
+    // them. (On a dim card the value "B" or "O" may leave only its left stroke as ink, as narrow
+    // and as tall as a colon; taken for one, it put the value's box on the blank card after it
+    // and the reader returned "-", sure: 4 of 300 hard cards, seed 5.)
     let is_colon = |g: &(usize, usize)| {
         let (top, bottom) = vertical(ink, b, x0 + g.0, x0 + g.1);
-        (g.1 - g.0) as f32 <= 0.6 * PX_PER_MM && (bottom - top) as f32 >= 0.45 * cap
+        let dots = runs(&ink.rows(x0 + g.0, x0 + g.1, top, bottom), 1, 0, 1);
+        (g.1 - g.0) as f32 <= 0.6 * PX_PER_MM
+            && (bottom - top) as f32 >= 0.45 * cap
+            && dots.len() >= 2
     };
-    // The value: what follows the last colon (no colon seen: the last group), at most a blood type's width (AB+ is about 4 mm),
+    // The value: what follows the last colon, at most a blood type's width (AB+ is about 4 mm),
     // leaving out ink at the window's right end (the photo's edge when the card is cut a little
-    // off).
-    let after = groups
-        .iter()
-        .rposition(is_colon)
-        .map_or(groups.len().saturating_sub(1), |i| i + 1);
+    // off). With no colon seen (a dim card's colon is too faint to show two dots), the value is
+    // the heaviest mark right of where the colon is printed ([`BLOOD_VALUE_FROM_MM`]): the last
+    // one was a speck of noise after the value on a dim card, and the reader returned "-", sure.
     let near_end = |g: &(usize, usize)| g.1 + 1 >= cols.len() && g.1 - g.0 <= 3;
+    let weight = |g: &(usize, usize)| cols[g.0..g.1].iter().sum::<u32>();
+    let from = mm_px(BLOOD_VALUE_FROM_MM).saturating_sub(x0);
+    let heaviest = || {
+        (0..groups.len())
+            .filter(|&i| groups[i].0 >= from && !near_end(&groups[i]))
+            .max_by_key(|&i| weight(&groups[i]))
+    };
+    let after = match groups.iter().rposition(is_colon) {
+        Some(i) => i + 1,
+        None => heaviest().unwrap_or(groups.len().saturating_sub(1)),
+    };
     let value: Vec<&(usize, usize)> = groups[after..].iter().filter(|g| !near_end(g)).collect();
     let (s, e) = match value.first() {
         Some(first) => {
@@ -1334,8 +1452,33 @@ fn blood_type(ink: &Ink, band: Band, cap: f32) -> LineBox {
     LineBox {
         key: "blood_type",
         rect: line_rect(s, e, band.y0, cap),
+        cut: false,
     }
 }
+
+/// Whether a value line whose ink ends at `x1` (px) goes on faintly before its column ends at
+/// `end`: at least [`CUT_STROKES`] columns there hold faint ink ([`FAINT_INK`]) at least half the
+/// band's height, a few letters' strokes. Glare over the right half of an address's first line
+/// left "GG. PROF. DR." faint: the line's box ended at "DAHLAN", the recogniser read what it held
+/// sure, and the address came back sure without three of its words (seed 5, photo 14).
+fn continues_faintly(ink: &Ink, band: Band, x1: usize, end: usize) -> bool {
+    let tall = (band.height() as u32).div_ceil(2);
+    let strokes = ink
+        .faint_cols(x1 + 1, end, band.y0, band.y1)
+        .iter()
+        .filter(|&&c| c >= tall)
+        .count();
+    strokes >= CUT_STROKES
+}
+
+/// The lines looked at for print going on past their box ([`continues_faintly`]): the free text
+/// of the rows beside the photo. Right of the rows below it the issue place and date reach into
+/// the value column (a long regency's name, centred under the photo), and the closed
+/// vocabularies there are snapped to a value anyway: looked at, 31 right values of 300 hard cards
+/// (seed 2) were no longer sure.
+const CUT_KEYS: [&str; 3] = ["name", "birth", "address"];
+/// Faint stroke columns past a line's end from which the line may be cut ([`continues_faintly`]).
+const CUT_STROKES: usize = 4;
 
 /// Cuts a line box out of the photo at `height` pixels, sampling the pyramid level nearest the
 /// recogniser's training resolution.
@@ -1982,5 +2125,127 @@ mod tests {
         let img = GrayImage::from_pixel(685, 432, image::Luma([210]));
         let ink = Ink::new(&img);
         assert_eq!(find_lines(&ink), Err(LayoutError::NoNik));
+    }
+
+    /// A card of grey 210 printed with rows of text from 26 mm down (strokes of grey 40, so that
+    /// its contrast is a card's) above rectangles painted `grey` at `[x0, x1) x [y0, y1)`
+    /// (pixels, below 33 mm).
+    fn painted(marks: &[(usize, usize, usize, usize, u8)]) -> Ink {
+        let mut img = GrayImage::from_pixel(685, 432, image::Luma([210]));
+        let rows = (0..3).flat_map(|r| {
+            let y = mm_px(16.0 + 2.4 * r as f32);
+            (mm_px(25.0)..mm_px(60.0))
+                .step_by(5)
+                .map(move |x| (x, x + 2, y, y + 12, 40))
+        });
+        for (x0, x1, y0, y1, grey) in rows.chain(marks.iter().copied()) {
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    img.put_pixel(x as u32, y as u32, image::Luma([grey]));
+                }
+            }
+        }
+        Ink::new(&img)
+    }
+
+    #[test]
+    fn a_line_running_past_its_column_keeps_its_last_letters() {
+        // A close-up laid out a little too small: the line's letters (strokes 2 px wide, 3 px
+        // apart) run past the column's end at 62.2 mm, the last ("4" of "94") after a letter gap
+        // of 3 px; a mark 1.6 mm further on is the photo's edge, not the line's.
+        let (y0, y1) = (200, 212);
+        let end = mm_px(at::VALUE[1]);
+        let mut marks: Vec<_> = (mm_px(30.0)..end + 5)
+            .step_by(5)
+            .map(|x| (x, x + 2, y0, y1, 40))
+            .collect();
+        marks.push((end + 7, end + 9, y0, y1, 40));
+        marks.push((end + 22, end + 24, y0, y1, 40));
+        let ink = painted(&marks);
+        let band = Band { y0, y1 };
+        let (x0, x1) = extent(&ink, band, [24.6, at::VALUE[1]], 2.5, false).expect("line");
+        assert_eq!((x0, x1), (mm_px(30.0), end + 9));
+        // The header, centred, is not followed.
+        let (_, x1) = extent(&ink, band, [24.6, at::VALUE[1]], 2.5, true).expect("line");
+        assert!(x1 <= end, "{x1}");
+    }
+
+    #[test]
+    fn a_faint_thin_first_letter_is_kept_in_the_line_s_box() {
+        // "JLN." with its J printed faint and thin (grey 160, 3 px wide; the other letters 40):
+        // not ink at the line's threshold, but faint ink, and kept in the line.
+        let (y0, y1) = (200, 212);
+        let mut marks: Vec<_> = (mm_px(26.0)..mm_px(40.0))
+            .step_by(6)
+            .map(|x| (x, x + 3, y0, y1, 40))
+            .collect();
+        let j = mm_px(26.0) - 5;
+        marks.push((j, j + 3, y0, y1, 160));
+        let ink = painted(&marks);
+        let band = Band { y0, y1 };
+        assert_eq!(ink.count(j, j + 3, y0, y1), 0, "the J is ink: no test");
+        assert!(ink.faint_cols(j, j + 3, y0, y1).iter().any(|&c| c >= 6));
+        let (x0, _) = extent(&ink, band, [24.6, at::VALUE[1]], 2.5, false).expect("line");
+        assert!((j..=j + 1).contains(&x0), "{x0}");
+        // A faint speck there (a few pixels, no letter's height) does not move the box.
+        let mut marks: Vec<_> = marks[..marks.len() - 1].to_vec();
+        marks.push((j, j + 3, y0 + 5, y0 + 8, 160));
+        let ink = painted(&marks);
+        let speck = ink.faint_cols(j, j + 3, y0, y1);
+        assert!(
+            ink.count(j, j + 3, y0, y1) == 0 && speck.iter().any(|&c| c > 0),
+            "{speck:?}"
+        );
+        let (x0, _) = extent(&ink, band, [24.6, at::VALUE[1]], 2.5, false).expect("line");
+        assert_eq!(x0, mm_px(26.0));
+    }
+
+    #[test]
+    fn a_blood_type_on_a_dim_card_is_boxed_where_it_is_not_on_a_speck_after_it() {
+        // Gol. Darah's row on a dim card: the label's last letter, the colon as one faint blob
+        // (no two dots to see), the value "B" of which only its left stroke is ink (as narrow and
+        // as tall as a colon) and a speck of noise 3 mm on.
+        let (y0, cap) = (200, 12.0);
+        let label = mm_px(52.2);
+        let colon = mm_px(54.2);
+        let value = mm_px(55.6);
+        let speck = mm_px(59.0);
+        let ink = painted(&[
+            (label, label + 8, y0, y0 + 12, 40),
+            (colon, colon + 3, y0 + 3, y0 + 11, 40),
+            (value, value + 3, y0, y0 + 12, 40),
+            (speck, speck + 2, y0 + 4, y0 + 6, 40),
+        ]);
+        let b = blood_type(&ink, Band { y0, y1: y0 + 12 }, cap);
+        let (x0, x1) = (b.rect[0] * PX_PER_MM, b.rect[2] * PX_PER_MM);
+        assert!(x0 < value as f32 && x1 > (value + 3) as f32, "{:?}", b.rect);
+    }
+
+    #[test]
+    fn a_line_that_goes_on_faintly_past_its_box_is_cut() {
+        // "JL. KH. AHMAD DAHLAN" in ink, then "GG. PROF. DR." under glare: strokes of grey 160,
+        // faint ink only, 3 mm on (past the gap that ends a line's ink).
+        let (y0, y1) = (200, 212);
+        let line: Vec<_> = (mm_px(25.0)..mm_px(40.0))
+            .step_by(6)
+            .map(|x| (x, x + 3, y0, y1, 40))
+            .collect();
+        let band = Band { y0, y1 };
+        let end = mm_px(at::VALUE[1]);
+        let washed = |from: f32, to: f32| -> Vec<_> {
+            (mm_px(from)..mm_px(to))
+                .step_by(6)
+                .map(|x| (x, x + 3, y0, y1, 160))
+                .collect()
+        };
+        let ink = painted(&[line.clone(), washed(43.0, 52.0)].concat());
+        let (_, x1) = extent(&ink, band, [24.6, at::VALUE[1]], 2.5, false).expect("line");
+        assert!(x1 < mm_px(41.0), "the washed words are ink: no test ({x1})");
+        assert!(continues_faintly(&ink, band, x1, end));
+        // Nothing after the line, or one faint letter's stroke: not cut.
+        let ink = painted(&line);
+        assert!(!continues_faintly(&ink, band, x1, end));
+        let ink = painted(&[line.clone(), washed(45.0, 45.5)].concat());
+        assert!(!continues_faintly(&ink, band, x1, end));
     }
 }

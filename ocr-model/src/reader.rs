@@ -475,6 +475,27 @@ impl KtpReader {
                         no_ktp = true;
                         continue;
                     }
+                    // A reading that still makes little sense either way round may be of a
+                    // wrong outline the finder scored above the card's own (seed 2's hard card
+                    // 63: a shadow's, upside down, read with eleven warnings): the other masks'
+                    // candidates are read as well, and the most consistent reading kept.
+                    if stage == 0 && reads_turned_wrong(&scan.reading) {
+                        let read = cards[i - 1].corners;
+                        for card in detect::candidates(img, true)
+                            .into_iter()
+                            .map(|(_, c)| c)
+                            .filter(|c| c.score >= detect::MIN_SCORE && c.corners != read)
+                            .take(3)
+                        {
+                            if let Some(other) =
+                                self.read_other(&pyr, &card, None, &mut timings, &mut clock)
+                                && other.consistency() > scan.consistency()
+                            {
+                                scan = other;
+                                cards[i - 1] = card;
+                            }
+                        }
+                    }
                     break scan;
                 }
                 Err((refusal, laid_out)) => {
@@ -629,7 +650,10 @@ impl KtpReader {
             };
             let read = decoded.confidence.max(f32::MIN_POSITIVE);
             tries.extend(options.into_iter().map(|(t, c)| (b.key, t, c, c / read)));
-            let confidence = line_confidence(b.key, &decoded, &logits, charset);
+            let mut confidence = line_confidence(b.key, &decoded, &logits, charset);
+            if b.cut {
+                confidence = confidence.min(CUT_LINE_AT_MOST);
+            }
             if b.key == "village" && village.is_none() {
                 village = Some((logits, decoded.text.clone()));
             }
@@ -727,15 +751,20 @@ const SKEW_SIDE: u32 = 520;
 ///   layout is doubted held under 0.9 ([`doubt_layout`]), no wrong name, birth place or birth
 ///   date was returned at 0.9 or more on 2 x 1,200 held-out cards (seeds 2 and 4, every tier),
 ///   against 284 of 300 right names on scans now sure (27 before) and 288 birth places (92).
-///   The other free-text lines (address, village) let wrong readings through this way (a
-///   wrapped line the layout missed, a village snapped to the wrong entry): they keep the
-///   product. With the probability for the address lines too (tried 2026-12-07, reverted), 3,086
-///   of 4,569 right addresses were sure on seeds 2/3/5 (6 tiers, 5,400 cards) against 27 of 1,544
-///   on seed 2 with the product, but 11 wrong ones were sure too (a close-up's last digit
-///   dropped, a first letter the line's box cut off), one of them among the 30 photos of
-///   `tests/accuracy.rs`'s 12-megapixel test.
-///   `ktp-eval --dump`; BENCHMARKS.md.
-const POSTERIOR_LINES: [&str; 6] = ["nik", "rt_rw", "province", "regency", "name", "birth"];
+/// - Address (since 2026-12-07, evening): each line its probability squared
+///   ([`ADDRESS_POWER`]), the field their product. With the product, 27 of 1,544 right
+///   addresses were sure (seed 2, six tiers): the operator was asked to check every one. With
+///   the plain probability (tried that morning), 11 wrong ones of 5,400 cards were sure: a
+///   close-up's last digit or a first "J" the line's box cut off (the boxes now follow such
+///   letters, `layout::extent`), glare over the end of a line (now doubted, [`CUT_LINE_AT_MOST`]),
+///   a letter misread ("E5" read "ES", "B7" read "87", "NO." read "NO"), each with a probability
+///   of 0.91 to 0.93, under the 0.95 the square asks for.
+///
+/// The village keeps the product (a village snapped to the wrong entry of the register would
+/// pass). `ktp-eval --dump`; BENCHMARKS.md.
+const POSTERIOR_LINES: [&str; 7] = [
+    "nik", "rt_rw", "province", "regency", "name", "birth", "address",
+];
 
 /// A read line's confidence: see [`POSTERIOR_LINES`].
 fn line_confidence(
@@ -747,11 +776,20 @@ fn line_confidence(
     if !POSTERIOR_LINES.contains(&key) {
         return decoded.confidence;
     }
+    let power = if key == "address" { ADDRESS_POWER } else { 1.0 };
     match crate::ctc::log_likelihood(&logits.logp, logits.t, logits.c, charset, &decoded.text) {
-        Ok(Some(l)) => l.exp() as f32,
+        Ok(Some(l)) => (power * l).exp() as f32,
         _ => decoded.confidence,
     }
 }
+
+/// An address line's confidence is its probability to this power: sure (0.9) from a probability
+/// of 0.95. See [`POSTERIOR_LINES`].
+const ADDRESS_POWER: f64 = 2.0;
+
+/// The most a line keeps of its confidence when faint print goes on past its box
+/// ([`layout::LineBox::cut`]): what was read may be only part of it.
+const CUT_LINE_AT_MOST: f32 = 0.5;
 
 /// What a field read on a close-up (no corners in the photo) keeps of its confidence: below the
 /// 0.9 at which a field counts as confident, so the operator looks at each.
@@ -1731,6 +1769,37 @@ mod tests {
         let free = decode_line("village", &logits, &charset).unwrap();
         let doubted = line_confidence("village", &free, &logits, &charset);
         assert!((doubted - 0.75f32.powi(7)).abs() < 0.01, "{doubted}");
+    }
+
+    #[test]
+    fn an_address_line_is_as_sure_as_its_text_s_probability_squared() {
+        let charset = crate::ctc::Charset::ktp();
+        let c = charset.num_classes();
+        // "GG. 12": each letter 0.9 itself and 0.1 an "X", a certain blank after it: the text's
+        // probability is 0.9^6.
+        let text = "GG. 12";
+        let x = charset.class_of('X').unwrap();
+        let mut logp = Vec::new();
+        for ch in text.chars() {
+            let mut letter = vec![(1e-9f32).ln(); c];
+            letter[charset.class_of(ch).unwrap()] = 0.9f32.ln();
+            letter[x] = 0.1f32.ln();
+            let mut blank = vec![(1e-9f32).ln(); c];
+            blank[crate::ctc::BLANK] = 0.0;
+            logp.extend(letter);
+            logp.extend(blank);
+        }
+        let logits = crate::recognizer::LineLogits {
+            t: logp.len() / c,
+            c,
+            logp,
+        };
+        let read = decode_line("address", &logits, &charset).unwrap();
+        assert_eq!(read.text, text);
+        let name = line_confidence("name", &read, &logits, &charset);
+        let address = line_confidence("address", &read, &logits, &charset);
+        assert!((name - 0.9f32.powi(6)).abs() < 0.01, "{name}");
+        assert!((address - 0.9f32.powi(12)).abs() < 0.01, "{address}");
     }
 
     /// A clean card's lines, but `skip`, with `swap`'s texts in place of theirs, read and doubted

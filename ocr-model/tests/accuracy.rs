@@ -347,3 +347,20 @@ fn twelve_megapixel_phone_photos_read_as_well() {
         r.confident_wrong_fields
     );
 }
+
+/// A photo whose best outline is not the card's: on seed 2's hard card 63 the finder scores a
+/// shadow's outline above the card's own, and read from it (upside down, eleven warnings) the card
+/// gave a NIK that looked valid and nothing else right. A reading that makes little sense either
+/// way round has the other candidates read as well, and the most consistent is kept: the card's
+/// own outline, its NIK read right.
+#[test]
+fn a_reading_that_makes_no_sense_has_the_other_outlines_read() {
+    let reader = KtpReader::shipped().expect("shipped model");
+    let fonts = FontSet::load(&fonts::default_font_dir(), Split::Heldout).expect("fonts");
+    let renderer = Renderer::new(fonts, Tier::Hard, SEED);
+    let results =
+        eval::run_with(&reader, &renderer, 63, 1, 1, eval::Options::default()).expect("render");
+    let card = &results[0];
+    assert_eq!(card.refused, None);
+    assert!(card.nik_exact, "{:?}", card.fields);
+}
