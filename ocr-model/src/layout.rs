@@ -373,30 +373,25 @@ impl Ink {
 
     /// Faint ink pixels ([`FAINT_INK`]) per column over rows `y0..y1`, for columns `x0..x1`.
     fn faint_cols(&self, x0: usize, x1: usize, y0: usize, y1: usize) -> Vec<u32> {
-        let (x1, y1) = (x1.min(self.w), y1.min(self.h));
-        let s = self.w + 1;
-        if y0 >= y1 {
-            return vec![0; x1.saturating_sub(x0)];
-        }
-        (x0..x1)
-            .map(|x| {
-                self.faint[y1 * s + x + 1] + self.faint[y0 * s + x]
-                    - self.faint[y0 * s + x + 1]
-                    - self.faint[y1 * s + x]
-            })
+        (x0..x1.min(self.w))
+            .map(|x| self.boxed(&self.faint, x, x + 1, y0, y1))
             .collect()
     }
 
     /// Ink pixels in columns `x0..x1` and rows `y0..y1` (clamped to the card).
     fn count(&self, x0: usize, x1: usize, y0: usize, y1: usize) -> u32 {
+        self.boxed(&self.sum, x0, x1, y0, y1)
+    }
+
+    /// Pixels of integral `table` ([`Ink::sum`] or [`Ink::faint`]) in columns `x0..x1` and rows
+    /// `y0..y1` (clamped to the card).
+    fn boxed(&self, table: &[u32], x0: usize, x1: usize, y0: usize, y1: usize) -> u32 {
         let (x1, y1) = (x1.min(self.w), y1.min(self.h));
         if x0 >= x1 || y0 >= y1 {
             return 0;
         }
         let s = self.w + 1;
-        self.sum[y1 * s + x1] + self.sum[y0 * s + x0]
-            - self.sum[y0 * s + x1]
-            - self.sum[y1 * s + x0]
+        table[y1 * s + x1] + table[y0 * s + x0] - table[y0 * s + x1] - table[y1 * s + x0]
     }
 
     /// Ink pixels per row over columns `x0..x1`, for rows `y0..y1`.
@@ -604,7 +599,8 @@ fn faint_edge(cols: &[u32], outward: bool, tall: u32) -> usize {
 const FAINT_REACH_MM: f32 = 1.5;
 /// Darkness (share of the card's text contrast) counted as faint ink; ink is 0.4. Both at least 6
 /// grey levels: on a dim card (contrast under 30) the grain itself is faint ink, and a line's box
-/// widened onto it read "WNI" as "WNU" (6 of 300 hard cards, seed 2), so there is no faint ink.
+/// widened onto it read "WNI" as "WNU" (6 of 300 hard cards, seed 2, in a try with a floor of 3),
+/// so there is no faint ink.
 const FAINT_INK: f32 = 0.2;
 /// The widest gap (mm) between a line's ink and a faint letter at its end.
 const FAINT_GAP_MM: f32 = 0.5;
@@ -1203,12 +1199,26 @@ const PAST_SLOT: i64 = ROW_KEYS.len() as i64;
 
 /// The rows' grid ([`Grid::of`] of the labelled rows), the slots that have a band, and the last
 /// labelled row's slot.
-fn grid_slots(bands: &[Band], labelled: &[bool]) -> Option<(Grid, Vec<i64>, i64)> {
-    let tops: Vec<f32> = bands.iter().map(|b| px_mm(b.y0)).collect();
-    let lab = labelled_tops(&tops, labelled);
-    let grid = Grid::of(&lab)?;
-    let last = lab.iter().map(|t| grid.slot(*t)).max().unwrap_or(0);
-    Some((grid, tops.iter().map(|t| grid.slot(*t)).collect(), last))
+struct Slots {
+    grid: Grid,
+    taken: Vec<i64>,
+    last: i64,
+}
+
+impl Slots {
+    fn of(bands: &[Band], labelled: &[bool]) -> Option<Slots> {
+        let tops: Vec<f32> = bands.iter().map(|b| px_mm(b.y0)).collect();
+        let lab = labelled_tops(&tops, labelled);
+        let grid = Grid::of(&lab)?;
+        let last = lab.iter().map(|t| grid.slot(*t)).max().unwrap_or(0);
+        let taken = tops.iter().map(|t| grid.slot(*t)).collect();
+        Some(Slots { grid, taken, last })
+    }
+
+    /// Whether a band lies on slot `s`.
+    fn has_band(&self, s: i64) -> bool {
+        self.taken.contains(&s)
+    }
 }
 
 /// The label column moved `shift` mm (left only: a card's print left of its layout).
@@ -1233,19 +1243,18 @@ fn short_wrapped_lines(
     labelled: &[bool],
     colons: &ColonShift,
 ) -> Vec<Band> {
-    let Some((grid, on_slot, last)) = grid_slots(bands, labelled) else {
+    let Some(slots) = Slots::of(bands, labelled) else {
         return Vec::new();
     };
-    let on_slot = |s: i64| on_slot.contains(&s);
     // The address's further lines the grid counts: one or two.
-    let further = match last - PAST_SLOT {
+    let further = match slots.last - PAST_SLOT {
         0 => 1,
         1 => 2,
         _ => return Vec::new(),
     };
     (WRAP_SLOT..WRAP_SLOT + further)
-        .filter(|&s| !on_slot(s))
-        .filter_map(|s| short_line_on_slot(ink, grid, s, colons))
+        .filter(|&s| !slots.has_band(s))
+        .filter_map(|s| short_line_on_slot(ink, slots.grid, s, colons))
         .collect()
 }
 
@@ -1261,14 +1270,14 @@ fn short_labelled_rows(
     labelled: &[bool],
     colons: &ColonShift,
 ) -> Vec<Band> {
-    let Some((grid, on_slot, last)) = grid_slots(bands, labelled) else {
+    let Some(slots) = Slots::of(bands, labelled) else {
         return Vec::new();
     };
-    let on_slot = |s: i64| on_slot.contains(&s);
+    let (grid, last) = (slots.grid, slots.last);
     // The address's further lines, when the grid counts any, have no label.
     let wraps = WRAP_SLOT..WRAP_SLOT + (last - PAST_SLOT + 1).clamp(0, 2);
     (1..last.min(PAST_SLOT))
-        .filter(|&s| !on_slot(s) && !wraps.contains(&s))
+        .filter(|&s| !slots.has_band(s) && !wraps.contains(&s))
         .filter(|&s| {
             let (y0, y1) = grid.slot_rows(s);
             let shift = colons.at(px_mm(y0 + y1) / 2.0);
@@ -1405,7 +1414,7 @@ fn blood_type(ink: &Ink, band: Band, cap: f32) -> LineBox {
     // A colon is narrow, spans more than half the cap height and is two dots: empty between
     // them. (On a dim card the value "B" or "O" may leave only its left stroke as ink, as narrow
     // and as tall as a colon; taken for one, it put the value's box on the blank card after it
-    // and the reader returned "-", sure: 4 of 300 hard cards, seed 5.)
+    // and the reader returned "-", sure: 3 of 300 hard cards, seed 5.)
     let is_colon = |g: &(usize, usize)| {
         let (top, bottom) = vertical(ink, b, x0 + g.0, x0 + g.1);
         let dots = runs(&ink.rows(x0 + g.0, x0 + g.1, top, bottom), 1, 0, 1);
@@ -1474,8 +1483,8 @@ fn continues_faintly(ink: &Ink, band: Band, x1: usize, end: usize) -> bool {
 /// The lines looked at for print going on past their box ([`continues_faintly`]): the free text
 /// of the rows beside the photo. Right of the rows below it the issue place and date reach into
 /// the value column (a long regency's name, centred under the photo), and the closed
-/// vocabularies there are snapped to a value anyway: looked at, 31 right values of 300 hard cards
-/// (seed 2) were no longer sure.
+/// vocabularies there are snapped to a value anyway: with every row looked at (a try), 31 right
+/// values of 300 hard cards (seed 2) were no longer sure.
 const CUT_KEYS: [&str; 3] = ["name", "birth", "address"];
 /// Faint stroke columns past a line's end from which the line may be cut ([`continues_faintly`]).
 const CUT_STROKES: usize = 4;
