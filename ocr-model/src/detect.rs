@@ -453,8 +453,10 @@ fn refine(quad: [Point; 4], outline: &[Point], tol: Option<f32>) -> [Point; 4] {
 }
 
 /// Puts the corners in reading order: clockwise on screen, starting at the top-left of the
-/// upright card (the upper of the two long sides is the top).
-fn order(q: [Point; 4]) -> Quad {
+/// upright card (the upper of the two long sides is the top). The long sides are those of the
+/// rectangle the quadrilateral shows ([`judged_ratio`], for a photo of `frame` working pixels): a
+/// card turned far enough from the camera about its short axis has its long sides drawn shorter.
+fn order(q: [Point; 4], frame: (usize, usize)) -> Quad {
     let c = q
         .iter()
         .fold([0.0, 0.0], |a, p| [a[0] + p[0] / 4.0, a[1] + p[1] / 4.0]);
@@ -465,8 +467,8 @@ fn order(q: [Point; 4]) -> Quad {
         ta.total_cmp(&tb)
     });
     // Sides i -> i+1; the long ones are 0 and 2 or 1 and 3.
-    let side = |i: usize| dist(v[i], v[(i + 1) % 4]);
-    let long = if side(0) + side(2) >= side(1) + side(3) {
+    let quad = [v[0], v[1], v[2], v[3]];
+    let long = if judged_ratio(&quad, (frame.0 as f32, frame.1 as f32)) >= 1.0 {
         [0, 2]
     } else {
         [1, 3]
@@ -527,6 +529,96 @@ pub fn side_ratio(q: &Quad) -> f32 {
     long / short.max(1e-3)
 }
 
+/// The focal length the finder assumes, as a share of the photo's long side: a phone's main
+/// camera or a webcam (about 26 mm in 35 mm terms; `synth::degrade::TILT_FOCAL` renders with it).
+pub const FOCAL: f32 = 0.75;
+
+/// What a camera shows of a quadrilateral taken for the picture of a rectangle.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seen {
+    /// The rectangle's side ratio: side 0-1 over side 1-2.
+    pub ratio: f32,
+    /// How far the rectangle is turned from facing the camera (radians).
+    pub tilt: f32,
+}
+
+/// The rectangle that a quadrilateral in reading order is the picture of, for a pinhole camera of
+/// focal length `focal` whose axis meets the photo at `centre` (pixels). A card photographed at an
+/// angle has its far side shortened, so its outline's own [`side_ratio`] can be far from the
+/// card's; the rectangle's is not. This is the rectangle-in-perspective relation of Zhang and He
+/// (whiteboard scanning, 2007): with the corners as rays, `k2` and `k3` scale the top-right and
+/// bottom-left rays so that their differences to the top-left ray are the rectangle's sides in
+/// camera space. `None` for a degenerate quadrilateral.
+pub fn seen_rectangle(q: &Quad, focal: f32, centre: Point) -> Option<Seen> {
+    let ray = |p: Point| [p[0] - centre[0], p[1] - centre[1], 1.0f32];
+    let crossp = |a: [f32; 3], b: [f32; 3]| {
+        [
+            a[1] * b[2] - a[2] * b[1],
+            a[2] * b[0] - a[0] * b[2],
+            a[0] * b[1] - a[1] * b[0],
+        ]
+    };
+    let dot = |a: [f32; 3], b: [f32; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+    // m1..m4: the rectangle's (0, 0), (w, 0), (0, h), (w, h).
+    let (m1, m2, m3, m4) = (ray(q[0]), ray(q[1]), ray(q[3]), ray(q[2]));
+    let d2 = dot(crossp(m2, m4), m3);
+    let d3 = dot(crossp(m3, m4), m2);
+    if d2.abs() < 1e-6 || d3.abs() < 1e-6 {
+        return None;
+    }
+    let k2 = dot(crossp(m1, m4), m3) / d2;
+    let k3 = dot(crossp(m1, m4), m2) / d3;
+    if k2 <= 0.0 || k3 <= 0.0 {
+        return None;
+    }
+    // The sides in camera space (pixels at the focal distance).
+    let u = [k2 * m2[0] - m1[0], k2 * m2[1] - m1[1], focal * (k2 - 1.0)];
+    let v = [k3 * m3[0] - m1[0], k3 * m3[1] - m1[1], focal * (k3 - 1.0)];
+    let (a, b) = (dot(u, u), dot(v, v));
+    let normal = crossp(u, v);
+    let n = dot(normal, normal).sqrt();
+    (a > 0.0 && b > 0.0 && n > 0.0).then(|| Seen {
+        ratio: (a / b).sqrt(),
+        tilt: (normal[2].abs() / n).min(1.0).acos(),
+    })
+}
+
+/// From this tilt on, a quadrilateral is judged by the rectangle the camera shows
+/// ([`judged_ratio`]); up to [`SEEN_TILT_FROM`] by its own side ratio. A little convergence of
+/// a small outline's sides (the card's photo, off the middle of the frame) is as often its
+/// corners' noise as a tilt, and read as a tilt it moved the ratio of seen 2's close-up 14's
+/// photo box by 7 %, enough to rank it above the card.
+const SEEN_TILT_FROM: f32 = 10.0 * std::f32::consts::PI / 180.0;
+/// ... and wholly from this tilt on (between the two, the ratios are blended geometrically).
+const SEEN_TILT_FULL: f32 = 20.0 * std::f32::consts::PI / 180.0;
+
+/// The side ratio (side 0-1 over side 1-2) the finder judges a quadrilateral in reading order by,
+/// in a photo of `frame` pixels: the rectangle's it shows through a camera of focal length
+/// [`FOCAL`] when it shows one turned well away from the camera ([`SEEN_TILT_FROM`]) and lies
+/// inside the photo, clear of its edges by a working pixel, else its own. (Any four corners are the picture of some rectangle;
+/// an outline cut by the photo's edge, a close-up's, is not the card's shape, and read as a
+/// rectangle turned from the camera one ranked above the card's on seed 2's close-up 176.)
+pub fn judged_ratio(q: &Quad, frame: (f32, f32)) -> f32 {
+    let own = side_ratio(q);
+    // (A blob or line reaching the photo's edge puts its corner on it.)
+    let margin = 1.0;
+    let inside = q.iter().all(|p| {
+        p[0] >= margin && p[1] >= margin && p[0] <= frame.0 - margin && p[1] <= frame.1 - margin
+    });
+    if !inside {
+        return own;
+    }
+    let focal = FOCAL * frame.0.max(frame.1);
+    match seen_rectangle(q, focal, [frame.0 / 2.0, frame.1 / 2.0]) {
+        Some(seen) => {
+            let w =
+                ((seen.tilt - SEEN_TILT_FROM) / (SEEN_TILT_FULL - SEEN_TILT_FROM)).clamp(0.0, 1.0);
+            own.powf(1.0 - w) * seen.ratio.powf(w)
+        }
+        None => own,
+    }
+}
+
 /// A mask's candidate before refinement: its corners in working pixels (reading order) and its
 /// score.
 #[derive(Debug, Clone, Copy)]
@@ -572,7 +664,7 @@ fn candidate(mask: &[bool], s: &Small) -> Option<Candidate> {
     }
     // Holes in the blob (print, the photo) count as card: fill is the solid blob over the quad.
     let fill = (solid_area(&member, w, h).max(count) as f32 / area).min(1.0);
-    let quad = order(quad);
+    let quad = order(quad, (w, h));
     Some(Candidate {
         quad,
         score: shape_score(&quad, fill, s),
@@ -585,8 +677,11 @@ fn candidate(mask: &[bool], s: &Small) -> Option<Candidate> {
 fn shape_score(q: &Quad, fill: f32, s: &Small) -> f32 {
     let (w, h) = (s.w, s.h);
     let area = polygon_area(q);
-    let ratio = side_ratio(q);
-    let aspect = (-((ratio / CARD_RATIO).ln() / 0.22).powi(2)).exp();
+    // The outline's own ratio, or the rectangle's it shows through the camera, whichever is the
+    // nearer the card's: a card photographed at an angle keeps its score.
+    let aspect_of = |ratio: f32| (-((ratio / CARD_RATIO).ln() / 0.22).powi(2)).exp();
+    let judged = judged_ratio(q, (w as f32, h as f32));
+    let aspect = aspect_of(side_ratio(q)).max(aspect_of(judged));
     let area_fraction = area / (w * h) as f32;
     // Small cards are still found (and then refused as too small, not as "no card"); among
     // card-like blobs the larger wins.
@@ -1474,6 +1569,104 @@ mod tests {
             );
         }
         assert!(found.score > 0.7);
+    }
+
+    /// Cards as `Tier::Tilted` photographs them: turned 25-45 degrees from a phone's camera.
+    #[cfg(feature = "synth")]
+    fn tilted_cards(seed: u64, n: usize) -> Vec<crate::synth::degrade::Placement> {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let p = crate::synth::degrade::Tier::Tilted.params();
+        (0..n)
+            .map(|_| crate::synth::degrade::place(&mut rng, &p, (85.6, 54.0)))
+            .collect()
+    }
+
+    #[test]
+    #[cfg(feature = "synth")]
+    fn a_card_photographed_at_an_angle_is_a_card_shaped_rectangle_through_the_camera() {
+        let (mut near, mut far, mut on_edge) = (0, 0, 0);
+        for pl in tilted_cards(3, 300) {
+            let (w, h) = (pl.frame.0 as f32, pl.frame.1 as f32);
+            let q = pl.corners;
+            let seen = seen_rectangle(&q, FOCAL * w.max(h), [w / 2.0, h / 2.0]).expect("seen");
+            // Turned 25-45 degrees; what moves the ratio off the card's is the corners' own jitter
+            // (up to 0.6 % of the card's width each), which weighs more the more the card is
+            // foreshortened.
+            let tilt = seen.tilt.to_degrees();
+            assert!((18.0..52.0).contains(&tilt), "tilt {tilt} for {q:?}");
+            assert!(
+                (seen.ratio / CARD_RATIO - 1.0).abs() < 0.15,
+                "{seen:?} for {q:?}"
+            );
+            if (seen.ratio / CARD_RATIO - 1.0).abs() < 0.05 {
+                near += 1;
+            }
+            // Judged by the rectangle, as the finder judges it, unless on the photo's edge.
+            let clear = |p: &Point| p[0] > 1.0 && p[1] > 1.0 && p[0] < w - 1.0 && p[1] < h - 1.0;
+            if q.iter().all(clear) && seen.tilt >= SEEN_TILT_FULL {
+                assert_eq!(judged_ratio(&q, (w, h)), seen.ratio);
+            } else {
+                on_edge += 1;
+            }
+            if (side_ratio(&q) / CARD_RATIO - 1.0).abs() > 0.15 {
+                far += 1;
+            }
+        }
+        // (287 of these 300; all of them without the jitter.)
+        assert!(near >= 270, "{near}");
+        // The outline's own ratio is more than 15 % off the card's on a third of them or more.
+        assert!(far > 100, "{far}");
+        assert!(on_edge < 30, "{on_edge}");
+        // Seen square on, the rectangle is the outline, and it is judged by its own ratio.
+        let flat = [
+            [100.0, 100.0],
+            [500.0, 110.0],
+            [495.0, 360.0],
+            [98.0, 352.0],
+        ];
+        let seen = seen_rectangle(&flat, 300.0, [300.0, 200.0]).unwrap();
+        assert!(
+            (seen.ratio / side_ratio(&flat) - 1.0).abs() < 0.03,
+            "{seen:?}"
+        );
+        assert!(seen.tilt.to_degrees() < 10.0, "{seen:?}");
+        assert_eq!(judged_ratio(&flat, (600.0, 400.0)), side_ratio(&flat));
+        // An outline reaching the photo's edge (a close-up's) is judged by its own ratio too,
+        // however turned a rectangle it could be the picture of: seed 2's close-up 176.
+        let cut = [[0.0, 5.0], [172.0, 15.0], [341.0, 248.0], [-0.3, 235.0]];
+        let seen = seen_rectangle(&cut, 0.75 * 341.0, [170.5, 128.0]).unwrap();
+        assert!(seen.tilt.to_degrees() > 30.0, "{seen:?}");
+        assert_eq!(judged_ratio(&cut, (341.0, 256.0)), side_ratio(&cut));
+    }
+
+    #[test]
+    #[cfg(feature = "synth")]
+    fn a_card_turned_far_from_the_camera_is_found_and_ordered() {
+        // Those whose outline is least like the card's: long sides drawn short, or short sides.
+        let mut cards = tilted_cards(11, 400);
+        cards.sort_by(|a, b| {
+            let off = |p: &crate::synth::degrade::Placement| {
+                (side_ratio(&p.corners) / CARD_RATIO).ln().abs()
+            };
+            off(b).total_cmp(&off(a))
+        });
+        for pl in cards.iter().take(6) {
+            let (w, h) = pl.frame;
+            let mut img = RgbImage::from_pixel(w, h, Rgb([60, 45, 35]));
+            draw_quad(&mut img, &pl.corners, [200, 225, 230]);
+            let found = find_card(&img).expect("card");
+            for i in 0..4 {
+                assert!(
+                    dist(found.corners[i], pl.corners[i]) < 6.0,
+                    "side ratio {}: {:?} vs {:?}",
+                    side_ratio(&pl.corners),
+                    found.corners,
+                    pl.corners
+                );
+            }
+            assert!(found.score > 0.7, "{}", found.score);
+        }
     }
 
     #[test]

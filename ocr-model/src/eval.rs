@@ -62,11 +62,17 @@ pub struct Options {
     /// Resample each photo to this long side (pixels) and save it as a phone would (JPEG 92)
     /// before reading it: a 12-megapixel phone photo is 4000 pixels long.
     pub resize_long: Option<u32>,
+    /// Mirror each photo left to right, as a camera that saves its preview does
+    /// ([`Sample::mirrored_png`]); not with `given_corners` or `resize_long`.
+    pub mirror: bool,
 }
 
 impl Options {
     /// The photo file the reader is given for `sample`, and the factor its pixels were scaled by.
     pub fn photo(&self, sample: &Sample) -> Result<(Vec<u8>, f32), SynthError> {
+        if self.mirror {
+            return Ok((sample.mirrored_png()?, 1.0));
+        }
         match self.resize_long {
             Some(long) => sample.resized_jpeg(long),
             None => Ok((sample.file_bytes()?.0, 1.0)),

@@ -262,11 +262,14 @@ pub enum Warning {
     /// The card's corners were not in the photo (a close-up): where the fields are was inferred
     /// from the frame, so a field may have lost a letter at its edge.
     CardCornersOutside,
+    /// The photo was mirrored (the camera saved its preview): it was read mirrored back. The
+    /// fields are as sure as on any photo; the code tells the clinic the camera mirrors.
+    PhotoMirrored,
 }
 
 impl Warning {
     /// The stable code: `nik_*` codes as listed, `missing_<field>`, `unreadable_<field>`,
-    /// `unknown_value_<field>`, `card_corners_outside_photo`.
+    /// `unknown_value_<field>`, `card_corners_outside_photo`, `photo_mirrored`.
     pub fn code(&self) -> String {
         match self {
             Warning::NikInvalid(code) => (*code).to_owned(),
@@ -280,6 +283,7 @@ impl Warning {
             Warning::Unreadable(f) => format!("unreadable_{f}"),
             Warning::UnknownValue(f) => format!("unknown_value_{f}"),
             Warning::CardCornersOutside => "card_corners_outside_photo".to_owned(),
+            Warning::PhotoMirrored => "photo_mirrored".to_owned(),
         }
     }
 }

@@ -1056,6 +1056,23 @@ fn colon_marks(ink: &Ink, band: Band, x0: usize, x1: usize) -> Vec<(usize, usize
         .collect()
 }
 
+/// Whether a colon-like mark's two dots are of about one height. An "I" whose middle the ink map
+/// lost, just after a colon too faint to show both its dots ("Nama : I KETUT" on a photo taken at
+/// an angle), leaves a top twice its foot's height, and taken for the row's own colon it started
+/// the value after itself. (The rows' colon line, [`colon_shift`], takes any colon-like mark: one
+/// stray mark among the rows' colons is left off its fit, and a colon whose dots blur unevenly
+/// still counts there.)
+fn even_dots(ink: &Ink, band: Band, (a, e): (usize, usize)) -> bool {
+    let dots = runs(&ink.rows(a, e, band.y0, band.y1), 1, 0, 1);
+    match dots[..] {
+        [(a0, e0), (a1, e1)] => {
+            let (upper, lower) = (e0 - a0, e1 - a1);
+            upper.abs_diff(lower) <= 1 + upper.min(lower) / 2
+        }
+        _ => false,
+    }
+}
+
 /// Where a labelled row's value may start (mm): just right of the row's own colon, the one
 /// nearest where the colons are (`at::COLON + shift`), when the row shows one within
 /// [`COLON_ANCHOR_MM`]; else the value column's left edge. A card laid out a little too large or
@@ -1067,6 +1084,7 @@ fn value_start(ink: &Ink, band: Band, shift: f32) -> f32 {
     let (x0, x1) = (mm_px(near - COLON_ANCHOR_MM), mm_px(near + COLON_ANCHOR_MM));
     colon_marks(ink, band, x0, x1)
         .into_iter()
+        .filter(|&m| even_dots(ink, band, m))
         .min_by(|p, q| {
             let d = |m: &(usize, usize)| ((m.0 + m.1) as f32 / 2.0 / PX_PER_MM - near).abs();
             d(p).total_cmp(&d(q))
@@ -2155,6 +2173,42 @@ mod tests {
             }
         }
         Ink::new(&img)
+    }
+
+    #[test]
+    fn an_i_that_lost_its_middle_is_not_taken_for_the_colon() {
+        // "Nama : I KETUT" photographed at an angle: the colon at 23.6 mm shows only its lower
+        // dot, and the "I" at 25 mm (3 px wide) its top and foot. Taken for the colon, the I
+        // started the value after it and the name was read "KETUT", sure.
+        let (y0, y1) = (200, 211);
+        let colon = mm_px(at::COLON);
+        let i = mm_px(25.0);
+        let mut marks = vec![
+            (colon, colon + 2, 208, 210, 40),
+            (i, i + 3, y0, y0 + 5, 40),
+            (i, i + 3, 208, 210, 40),
+        ];
+        marks.extend(
+            (mm_px(26.0)..mm_px(40.0))
+                .step_by(5)
+                .map(|x| (x, x + 2, y0, y1, 40)),
+        );
+        let band = Band { y0, y1 };
+        let ink = painted(&marks);
+        let start = value_start(&ink, band, 0.0);
+        assert!(start <= 25.0, "{start}");
+        let (x0, _) = extent(&ink, band, [start, at::VALUE[1]], 2.5, false).expect("line");
+        assert_eq!(x0, i);
+        // A colon's two dots of one size are its colon: the value starts after it.
+        marks[0] = (colon, colon + 2, 203, 205, 40);
+        marks[1] = (colon, colon + 2, 208, 210, 40);
+        marks[2] = (i, i + 3, y0, y1, 40);
+        let ink = painted(&marks);
+        let start = value_start(&ink, band, 0.0);
+        assert!(
+            (start - (px_mm(colon + 2) + COLON_GAP_MM)).abs() < 0.01,
+            "{start}"
+        );
     }
 
     #[test]

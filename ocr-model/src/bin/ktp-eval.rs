@@ -61,6 +61,10 @@ struct Args {
     /// save it as a JPEG of quality 92 before reading it.
     #[arg(long)]
     resize: Option<u32>,
+    /// Mirror every photo left to right (as a webcam or front camera that saves its preview
+    /// does), saved lossless, before reading it.
+    #[arg(long, conflicts_with_all = ["resize", "given_corners"])]
+    mirror: bool,
     /// Print, per printed line, the share of cards on which it was read exactly.
     #[arg(long)]
     lines: bool,
@@ -154,6 +158,7 @@ fn main() -> ExitCode {
         let options = eval::Options {
             given_corners: args.given_corners,
             resize_long: args.resize,
+            mirror: args.mirror,
         };
         let results = match eval::run_with(
             &reader,

@@ -6,7 +6,9 @@
 //! region in two, and a light card on a light desk has no region of its own. Its outline is
 //! still four straight steps in brightness, which this finds.
 
-use super::{CARD_RATIO, Candidate, Small, cross, order, polygon_area, shape_score, side_ratio};
+use super::{
+    CARD_RATIO, Candidate, Small, cross, judged_ratio, order, polygon_area, shape_score, side_ratio,
+};
 use crate::geom::{Point, Quad, dist};
 
 /// Angle bins over half a turn (one degree each).
@@ -314,9 +316,11 @@ pub(super) fn quads(s: &Small) -> Vec<Candidate> {
             if polygon_area(&q) < 0.02 * area {
                 continue;
             }
-            let q = order(q);
-            let ratio = side_ratio(&q);
-            if !(CARD_RATIO / 1.35..=CARD_RATIO * 1.35).contains(&ratio) {
+            let q = order(q, (s.w, s.h));
+            // The outline's ratio or the rectangle's it shows through the camera (a card
+            // photographed at an angle) must be near the card's.
+            let near = |r: f32| (CARD_RATIO / 1.35..=CARD_RATIO * 1.35).contains(&r);
+            if !near(side_ratio(&q)) && !near(judged_ratio(&q, (s.w as f32, s.h as f32))) {
                 continue;
             }
             // The least supported side; a side under the minimum ends the count.

@@ -35,6 +35,12 @@ pub enum Tier {
     /// to fill 60-90 % of the frame's width, so its text has 4.5-6.7 px per mm (the photo tier's
     /// 5.7-9.1 on the long side) and the camera's blur, measured in pixels, is larger against it.
     Webcam,
+    /// A phone photo taken at an angle: the card turned 25-45 degrees away from the camera about an
+    /// axis in any direction, seen through a phone's lens (focal length 0.75 of the frame's long
+    /// side), so its far side is shorter than its near one and its sides' ratio is far from the
+    /// card's 85.6 : 54; otherwise a phone photo. Not used in training; it checks the finder and
+    /// the rectification on the tilts a hurried photo has.
+    Tilted,
 }
 
 impl std::str::FromStr for Tier {
@@ -48,6 +54,7 @@ impl std::str::FromStr for Tier {
             "closeup" => Ok(Tier::CloseUp),
             "copy" => Ok(Tier::Copy),
             "webcam" => Ok(Tier::Webcam),
+            "tilted" => Ok(Tier::Tilted),
             other => Err(SynthError::BadTier(other.to_owned())),
         }
     }
@@ -66,6 +73,9 @@ pub struct DegradeParams {
     pub max_rotation_deg: f32,
     /// Maximum corner displacement for perspective, as a fraction of the card width.
     pub perspective: f32,
+    /// The card's tilt away from the camera in degrees (0: none), about an axis in the card's plane
+    /// in any direction, seen through a pinhole of focal length [`TILT_FOCAL`] ([`place`]).
+    pub tilt_deg: (f32, f32),
     /// Whether the card lies on a textured background (else a near-white scanner bed).
     pub textured_background: bool,
     /// Overall brightness factor.
@@ -118,6 +128,7 @@ impl Tier {
                 card_fill: (0.9, 0.95),
                 max_rotation_deg: 0.8,
                 perspective: 0.0,
+                tilt_deg: (0.0, 0.0),
                 textured_background: false,
                 light: (0.97, 1.03),
                 gradient: (0.0, 0.03),
@@ -141,6 +152,7 @@ impl Tier {
                 card_fill: (0.55, 0.9),
                 max_rotation_deg: 15.0,
                 perspective: 0.06,
+                tilt_deg: (0.0, 0.0),
                 textured_background: true,
                 light: (0.75, 1.1),
                 gradient: (0.05, 0.35),
@@ -164,6 +176,7 @@ impl Tier {
                 card_fill: (0.5, 0.85),
                 max_rotation_deg: 15.0,
                 perspective: 0.12,
+                tilt_deg: (0.0, 0.0),
                 textured_background: true,
                 light: (0.35, 0.65),
                 gradient: (0.2, 0.6),
@@ -229,6 +242,12 @@ impl Tier {
                 frame: (640, 480),
                 portrait: 0.0,
                 card_fill: (0.6, 0.9),
+                ..Tier::Photo.params()
+            },
+            // The tilt makes the perspective; the corners' own jitter is a lens's small one.
+            Tier::Tilted => DegradeParams {
+                perspective: 0.02,
+                tilt_deg: (25.0, 45.0),
                 ..Tier::Photo.params()
             },
         }
@@ -320,13 +339,97 @@ pub fn place<R: Rng + ?Sized>(rng: &mut R, p: &DegradeParams, card_mm: (f32, f32
             [x.clamp(1.0, fwf - 1.0), y.clamp(1.0, fhf - 1.0)]
         };
     }
+    let tilt = range(rng, p.tilt_deg).to_radians();
+    if tilt > 0.0 {
+        let axis = range(rng, (0.0, std::f32::consts::TAU));
+        corners = tilted(corners, [cx, cy], tilt, axis, (fwf, fhf), rng);
+    }
     let top = geom::dist(corners[0], corners[1]);
     let bottom = geom::dist(corners[3], corners[2]);
-    let px_per_mm = top.max(bottom) / card_mm.0;
+    let mut px_per_mm = top.max(bottom) / card_mm.0;
+    if tilt > 0.0 {
+        // Turned about a slanted axis, the card's short sides may be the ones drawn largest.
+        let left = geom::dist(corners[0], corners[3]);
+        let right = geom::dist(corners[1], corners[2]);
+        px_per_mm = px_per_mm.max(left.max(right) / card_mm.1);
+    }
     Placement {
         frame: (fw, fh),
         corners,
         px_per_mm,
+    }
+}
+
+/// The focal length of [`Tier::Tilted`]'s camera, as a share of the frame's long side: a phone's
+/// main camera (about 26 mm in 35 mm terms) sees about 75 degrees across the diagonal.
+pub const TILT_FOCAL: f32 = 0.75;
+
+/// The card whose corners lie flat around `centre` (frame pixels), turned by `tilt` radians away
+/// from the camera about the axis in its plane at angle `axis`, as a pinhole camera of focal length
+/// [`TILT_FOCAL`] whose axis meets the frame's centre sees it: the card's centre stays as far from
+/// the camera as the flat card was, and moves to a random place where the whole card shows (made
+/// smaller first if it no longer fits).
+fn tilted<R: Rng + ?Sized>(
+    corners: Quad,
+    centre: [f32; 2],
+    tilt: f32,
+    axis: f32,
+    frame: (f32, f32),
+    rng: &mut R,
+) -> Quad {
+    let f = TILT_FOCAL * frame.0.max(frame.1);
+    let (ux, uy) = (axis.cos(), axis.sin());
+    let (st, ct) = tilt.sin_cos();
+    // Each corner from the card's centre, in camera space (pixels at the centre's distance f).
+    let turned = corners.map(|c| {
+        let (x, y) = (c[0] - centre[0], c[1] - centre[1]);
+        // Rodrigues' rotation of (x, y, 0) about the unit axis (ux, uy, 0).
+        let along = (ux * x + uy * y) * (1.0 - ct);
+        [
+            x * ct + ux * along,
+            y * ct + uy * along,
+            (ux * y - uy * x) * st,
+        ]
+    });
+    // The card's centre at (x, y, f) from the camera, the card `scale` times its size.
+    let project = |x: f32, y: f32, scale: f32| {
+        turned.map(|t| {
+            let z = f + scale * t[2];
+            [
+                frame.0 / 2.0 + f * (x + scale * t[0]) / z,
+                frame.1 / 2.0 + f * (y + scale * t[1]) / z,
+            ]
+        })
+    };
+    let bounds = |q: &Quad| {
+        q.iter()
+            .fold([f32::MAX, f32::MAX, f32::MIN, f32::MIN], |b, c| {
+                [
+                    b[0].min(c[0]),
+                    b[1].min(c[1]),
+                    b[2].max(c[0]),
+                    b[3].max(c[1]),
+                ]
+            })
+    };
+    let mut scale = 1.0;
+    loop {
+        // Seen straight ahead; then moved within the room the frame leaves (a card moved off the
+        // axis is seen a little more from the side, so it is checked again).
+        let b = bounds(&project(0.0, 0.0, scale));
+        let room = (
+            (1.0 - b[0], frame.0 - 1.0 - b[2]),
+            (1.0 - b[1], frame.1 - 1.0 - b[3]),
+        );
+        if room.0.0 <= room.0.1 && room.1.0 <= room.1.1 {
+            let (x, y) = (range(rng, room.0), range(rng, room.1));
+            let q = project(x, y, scale);
+            let b = bounds(&q);
+            if b[0] >= 0.0 && b[1] >= 0.0 && b[2] <= frame.0 && b[3] <= frame.1 {
+                return q;
+            }
+        }
+        scale *= 0.95;
     }
 }
 
@@ -1065,6 +1168,7 @@ mod tests {
             Tier::Hard,
             Tier::Unreadable,
             Tier::Webcam,
+            Tier::Tilted,
         ] {
             let p = tier.params();
             for _ in 0..500 {

@@ -247,6 +247,19 @@ impl Sample {
         Ok((out, "png"))
     }
 
+    /// The photo mirrored left to right, as a camera that saves its preview does: the pixels of
+    /// [`Self::image`], mirrored, as a lossless PNG (the same information as the photo itself).
+    pub fn mirrored_png(&self) -> Result<Vec<u8>, SynthError> {
+        let mut out = Vec::new();
+        let enc = image::codecs::png::PngEncoder::new_with_quality(
+            &mut out,
+            image::codecs::png::CompressionType::Fast,
+            image::codecs::png::FilterType::Adaptive,
+        );
+        image::imageops::flip_horizontal(&self.image).write_with_encoder(enc)?;
+        Ok(out)
+    }
+
     /// The photo as a phone of a higher resolution would save it: resampled (Catmull-Rom) so its
     /// long side is `long_side` pixels and saved as a JPEG of quality 92; with the factor applied.
     /// For checking that nothing in the reader depends on the photo's pixel size.
@@ -387,6 +400,7 @@ impl Renderer {
             Tier::CloseUp => 5,
             Tier::Copy => 6,
             Tier::Webcam => 7,
+            Tier::Tilted => 8,
         };
         let split = match self.fonts.split() {
             Split::Train => 0u64,
