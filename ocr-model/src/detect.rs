@@ -586,7 +586,7 @@ pub fn seen_rectangle(q: &Quad, focal: f32, centre: Point) -> Option<Seen> {
 /// From this tilt on, a quadrilateral is judged by the rectangle the camera shows
 /// ([`judged_ratio`]); up to [`SEEN_TILT_FROM`] by its own side ratio. A little convergence of
 /// a small outline's sides (the card's photo, off the middle of the frame) is as often its
-/// corners' noise as a tilt, and read as a tilt it moved the ratio of seen 2's close-up 14's
+/// corners' noise as a tilt, and read as a tilt it moved the ratio of seed 2's close-up 14's
 /// photo box by 7 %, enough to rank it above the card.
 const SEEN_TILT_FROM: f32 = 10.0 * std::f32::consts::PI / 180.0;
 /// ... and wholly from this tilt on (between the two, the ratios are blended geometrically).
@@ -595,9 +595,10 @@ const SEEN_TILT_FULL: f32 = 20.0 * std::f32::consts::PI / 180.0;
 /// The side ratio (side 0-1 over side 1-2) the finder judges a quadrilateral in reading order by,
 /// in a photo of `frame` pixels: the rectangle's it shows through a camera of focal length
 /// [`FOCAL`] when it shows one turned well away from the camera ([`SEEN_TILT_FROM`]) and lies
-/// inside the photo, clear of its edges by a working pixel, else its own. (Any four corners are the picture of some rectangle;
-/// an outline cut by the photo's edge, a close-up's, is not the card's shape, and read as a
-/// rectangle turned from the camera one ranked above the card's on seed 2's close-up 176.)
+/// inside the photo, clear of its edges by a working pixel, else its own. (Any four corners are
+/// the picture of some rectangle; an outline cut by the photo's edge, a close-up's, is not the
+/// card's shape, and read as a rectangle turned from the camera one ranked above the card's on
+/// seed 2's close-up 176.)
 pub fn judged_ratio(q: &Quad, frame: (f32, f32)) -> f32 {
     let own = side_ratio(q);
     // (A blob or line reaching the photo's edge puts its corner on it.)
@@ -617,6 +618,15 @@ pub fn judged_ratio(q: &Quad, frame: (f32, f32)) -> f32 {
         }
         None => own,
     }
+}
+
+/// Of a quadrilateral's own side ratio and the one it is judged by ([`judged_ratio`]), the one
+/// nearer the card's: what says whether an outline is card-shaped, so that a card photographed at
+/// an angle stays so and one seen square on is judged as before.
+fn card_like_ratio(q: &Quad, frame: (f32, f32)) -> f32 {
+    let off = |r: f32| (r / CARD_RATIO).ln().abs();
+    let (own, judged) = (side_ratio(q), judged_ratio(q, frame));
+    if off(judged) < off(own) { judged } else { own }
 }
 
 /// A mask's candidate before refinement: its corners in working pixels (reading order) and its
@@ -677,11 +687,8 @@ fn candidate(mask: &[bool], s: &Small) -> Option<Candidate> {
 fn shape_score(q: &Quad, fill: f32, s: &Small) -> f32 {
     let (w, h) = (s.w, s.h);
     let area = polygon_area(q);
-    // The outline's own ratio, or the rectangle's it shows through the camera, whichever is the
-    // nearer the card's: a card photographed at an angle keeps its score.
-    let aspect_of = |ratio: f32| (-((ratio / CARD_RATIO).ln() / 0.22).powi(2)).exp();
-    let judged = judged_ratio(q, (w as f32, h as f32));
-    let aspect = aspect_of(side_ratio(q)).max(aspect_of(judged));
+    let ratio = card_like_ratio(q, (w as f32, h as f32));
+    let aspect = (-((ratio / CARD_RATIO).ln() / 0.22).powi(2)).exp();
     let area_fraction = area / (w * h) as f32;
     // Small cards are still found (and then refused as too small, not as "no card"); among
     // card-like blobs the larger wins.

@@ -986,7 +986,7 @@ fn colon_shift(ink: &Ink, bands: &[Band], labelled: &[bool]) -> ColonShift {
     {
         let nearest = colon_marks(ink, *band, x0, x1)
             .into_iter()
-            .map(|(a, e)| (a + e) as f32 / 2.0 / PX_PER_MM - at::COLON)
+            .map(|m| (m.span.0 + m.span.1) as f32 / 2.0 / PX_PER_MM - at::COLON)
             .min_by(|p, q| p.abs().total_cmp(&q.abs()));
         found.extend(nearest.map(|x| (px_mm(band.y0 + band.y1) / 2.0, x)));
     }
@@ -1038,39 +1038,41 @@ const MAX_COLON_SLOPE: f32 = 0.1;
 /// How far (mm) from the median colon a row's colon may be and still be on the line.
 const MAX_COLON_DRIFT_MM: f32 = 2.0;
 
-/// The colon-like marks of a row between pixel columns `x0..x1`, as `[a, e)` in pixels of the
-/// card: narrow, with ink on both sides of an empty middle, each dot under half the line's height.
-fn colon_marks(ink: &Ink, band: Band, x0: usize, x1: usize) -> Vec<(usize, usize)> {
+/// A colon-like mark of a row ([`colon_marks`]).
+#[derive(Debug, Clone, Copy)]
+struct ColonMark {
+    /// Its columns, `[a, e)` in pixels of the card.
+    span: (usize, usize),
+    /// Whether its two dots are of about one height. An "I" whose middle the ink map lost, just
+    /// after a colon too faint to show both its dots ("Nama : I KETUT" on a photo taken at an
+    /// angle), leaves a top twice its foot's height, and taken for the row's own colon it started
+    /// the value after itself ([`value_start`] takes only even marks). The rows' colon line,
+    /// [`colon_shift`], takes any colon-like mark: one stray mark among the rows' colons is left
+    /// off its fit, and a colon whose dots blur unevenly still counts there.
+    even: bool,
+}
+
+/// The colon-like marks of a row between pixel columns `x0..x1`: narrow, with ink on both sides
+/// of an empty middle, each dot under half the line's height.
+fn colon_marks(ink: &Ink, band: Band, x0: usize, x1: usize) -> Vec<ColonMark> {
     let cols = ink.cols(x0, x1, band.y0, band.y1);
     runs(&cols, 1, 0, 1)
         .into_iter()
-        .filter(|&(a, e)| {
+        .filter_map(|(a, e)| {
             if a == 0 || e == cols.len() || px_mm(e - a) > COLON_MM {
-                return false;
+                return None;
             }
             let prof = ink.rows(x0 + a, x0 + e, band.y0, band.y1);
-            let dots = runs(&prof, 1, 0, 1);
-            dots.len() == 2 && dots.iter().all(|d| (d.1 - d.0) * 2 <= band.height())
-        })
-        .map(|(a, e)| (x0 + a, x0 + e))
-        .collect()
-}
-
-/// Whether a colon-like mark's two dots are of about one height. An "I" whose middle the ink map
-/// lost, just after a colon too faint to show both its dots ("Nama : I KETUT" on a photo taken at
-/// an angle), leaves a top twice its foot's height, and taken for the row's own colon it started
-/// the value after itself. (The rows' colon line, [`colon_shift`], takes any colon-like mark: one
-/// stray mark among the rows' colons is left off its fit, and a colon whose dots blur unevenly
-/// still counts there.)
-fn even_dots(ink: &Ink, band: Band, (a, e): (usize, usize)) -> bool {
-    let dots = runs(&ink.rows(a, e, band.y0, band.y1), 1, 0, 1);
-    match dots[..] {
-        [(a0, e0), (a1, e1)] => {
+            let [(a0, e0), (a1, e1)] = runs(&prof, 1, 0, 1)[..] else {
+                return None;
+            };
             let (upper, lower) = (e0 - a0, e1 - a1);
-            upper.abs_diff(lower) <= 1 + upper.min(lower) / 2
-        }
-        _ => false,
-    }
+            (upper * 2 <= band.height() && lower * 2 <= band.height()).then_some(ColonMark {
+                span: (x0 + a, x0 + e),
+                even: upper.abs_diff(lower) <= 1 + upper.min(lower) / 2,
+            })
+        })
+        .collect()
 }
 
 /// Where a labelled row's value may start (mm): just right of the row's own colon, the one
@@ -1084,7 +1086,8 @@ fn value_start(ink: &Ink, band: Band, shift: f32) -> f32 {
     let (x0, x1) = (mm_px(near - COLON_ANCHOR_MM), mm_px(near + COLON_ANCHOR_MM));
     colon_marks(ink, band, x0, x1)
         .into_iter()
-        .filter(|&m| even_dots(ink, band, m))
+        .filter(|m| m.even)
+        .map(|m| m.span)
         .min_by(|p, q| {
             let d = |m: &(usize, usize)| ((m.0 + m.1) as f32 / 2.0 / PX_PER_MM - near).abs();
             d(p).total_cmp(&d(q))

@@ -148,8 +148,6 @@ pub struct Quality {
     /// How blurred the NIK's print is, millimetres ([`layout::nik_blur_mm`]).
     pub nik_blur_mm: f32,
     pub upside_down: bool,
-    /// Read mirrored back ([`KtpReader::read_mirrored`]).
-    pub mirrored: bool,
 }
 
 /// Where one read spent its time, in milliseconds.
@@ -468,7 +466,6 @@ impl KtpReader {
                     // The finder's best outline that reads as no KTP, or as nonsense either way
                     // round, may be a mirrored photo's card.
                     if stage == 0
-                        && cards[i - 1].score >= MIRRORED_FROM_SCORE
                         && (reads_as_no_ktp(&scan.reading) || reads_turned_wrong(&scan.reading))
                         && let Some(mirrored) =
                             self.read_mirrored(&pyr, &cards[i - 1], &mut timings, &mut clock)
@@ -513,13 +510,10 @@ impl KtpReader {
                     // the first such reason stands if none is.
                     if laid_out && stage == 0 {
                         // (A mirrored photo's NIK, read where a card's would be, looks blurred.)
-                        if cards[i - 1].score >= MIRRORED_FROM_SCORE
-                            && let Some(mirrored) =
-                                self.read_mirrored(&pyr, &cards[i - 1], &mut timings, &mut clock)
-                        {
-                            break mirrored;
+                        match self.read_mirrored(&pyr, &cards[i - 1], &mut timings, &mut clock) {
+                            Some(mirrored) => break mirrored,
+                            None => return refuse(refusal),
                         }
-                        return refuse(refusal);
                     }
                     if laid_out {
                         guessed.get_or_insert(refusal);
@@ -586,7 +580,8 @@ impl KtpReader {
     /// as no KTP, or as nonsense, or its NIK looks blurred; so where the finder's best outline
     /// reads so, it is read mirrored as well. The mirrored reading is kept only when its NIK agrees
     /// with the printed birth date, sex and region (a photo of something else, or one too blurred
-    /// to read, gives no such NIK), with the warning `photo_mirrored`.
+    /// to read, gives no such NIK), with the warning `photo_mirrored`. Only a clear outline
+    /// ([`MIRRORED_FROM_SCORE`]) is read so.
     fn read_mirrored(
         &self,
         pyr: &Pyramid,
@@ -594,6 +589,9 @@ impl KtpReader {
         timings: &mut Timings,
         clock: &mut Lap,
     ) -> Option<Scan> {
+        if card.score < MIRRORED_FROM_SCORE {
+            return None;
+        }
         let c = card.corners;
         let mirrored = FoundCard {
             corners: [c[1], c[0], c[3], c[2]],
@@ -614,7 +612,6 @@ impl KtpReader {
         }
         let mut scan = best?;
         scan.reading.warnings.push(Warning::PhotoMirrored);
-        scan.quality.mirrored = true;
         Some(scan)
     }
 

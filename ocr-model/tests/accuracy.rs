@@ -295,24 +295,11 @@ fn photos_taken_at_an_angle_are_read() {
 /// card, and the reading says `photo_mirrored`, so that the clinic can set the camera right.
 #[test]
 fn a_mirrored_photo_is_read_back_and_says_so() {
-    let cards = 30;
-    let reader = KtpReader::shipped().expect("shipped model");
-    let fonts = FontSet::load(&fonts::default_font_dir(), Split::Heldout).expect("fonts");
-    let renderer = Renderer::new(fonts, Tier::Photo, SEED);
     let options = eval::Options {
         mirror: true,
         ..eval::Options::default()
     };
-    let results = eval::run_with(&reader, &renderer, 0, cards, 2, options).expect("render");
-    let r = eval::summarize(Tier::Photo, &results);
-    println!("mirrored: {r}");
-    assert!(
-        r.nik_exact >= MIRRORED_FLOOR.0 && r.name_exact >= MIRRORED_FLOOR.1,
-        "NIK {:.3}, name {:.3}",
-        r.nik_exact,
-        r.name_exact
-    );
-    assert_eq!(r.confident_wrong, 0);
+    let (reader, renderer, _) = photos_read_as("mirrored", options, MIRRORED_FLOOR);
     // The warning, on the mirrored photo only.
     let sample = renderer.render(0).expect("render");
     let warned = |bytes: &[u8]| {
@@ -321,6 +308,30 @@ fn a_mirrored_photo_is_read_back_and_says_so() {
     };
     assert!(warned(&sample.mirrored_png().expect("png")));
     assert!(!warned(&sample.file_bytes().expect("file").0));
+}
+
+/// The shipped reader, the photo tier's renderer and its report on the first 30 held-out photos
+/// given to the reader as `options` says (`what` names them in the printed report), asserted to
+/// read NIKs and names at or above `floor` (exact, exact) and no NIK confidently wrong.
+fn photos_read_as(
+    what: &str,
+    options: eval::Options,
+    floor: (f64, f64),
+) -> (KtpReader, Renderer, TierReport) {
+    let reader = KtpReader::shipped().expect("shipped model");
+    let fonts = FontSet::load(&fonts::default_font_dir(), Split::Heldout).expect("fonts");
+    let renderer = Renderer::new(fonts, Tier::Photo, SEED);
+    let results = eval::run_with(&reader, &renderer, 0, 30, 2, options).expect("render");
+    let r = eval::summarize(Tier::Photo, &results);
+    println!("{what}: {r}");
+    assert!(
+        r.nik_exact >= floor.0 && r.name_exact >= floor.1,
+        "{what}: NIK {:.3}, name {:.3}",
+        r.nik_exact,
+        r.name_exact
+    );
+    assert_eq!(r.confident_wrong, 0, "{what}: confidently wrong NIKs");
+    (reader, renderer, r)
 }
 
 /// What the mirrored photo test's 30 cards must read (NIK, name exact).
@@ -374,24 +385,11 @@ fn a_house_number_wrapped_alone_is_read_with_its_address() {
 /// photo's pixels.
 #[test]
 fn twelve_megapixel_phone_photos_read_as_well() {
-    let cards = 30;
-    let reader = KtpReader::shipped().expect("shipped model");
-    let fonts = FontSet::load(&fonts::default_font_dir(), Split::Heldout).expect("fonts");
-    let renderer = Renderer::new(fonts, Tier::Photo, SEED);
     let options = eval::Options {
         resize_long: Some(4000),
         ..eval::Options::default()
     };
-    let results = eval::run_with(&reader, &renderer, 0, cards, 2, options).expect("render");
-    let r = eval::summarize(Tier::Photo, &results);
-    println!("at 4000 px: {r}");
-    assert!(
-        r.nik_exact >= 0.95 && r.name_exact >= 0.93,
-        "NIK {:.3}, name {:.3}",
-        r.nik_exact,
-        r.name_exact
-    );
-    assert_eq!(r.confident_wrong, 0);
+    let (_, _, r) = photos_read_as("at 4000 px", options, (0.95, 0.93));
     assert!(
         r.confident_wrong_fields.is_empty(),
         "{:?}",

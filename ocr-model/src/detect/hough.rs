@@ -7,7 +7,7 @@
 //! still four straight steps in brightness, which this finds.
 
 use super::{
-    CARD_RATIO, Candidate, Small, cross, judged_ratio, order, polygon_area, shape_score, side_ratio,
+    CARD_RATIO, Candidate, Small, card_like_ratio, cross, order, polygon_area, shape_score,
 };
 use crate::geom::{Point, Quad, dist};
 
@@ -317,10 +317,8 @@ pub(super) fn quads(s: &Small) -> Vec<Candidate> {
                 continue;
             }
             let q = order(q, (s.w, s.h));
-            // The outline's ratio or the rectangle's it shows through the camera (a card
-            // photographed at an angle) must be near the card's.
-            let near = |r: f32| (CARD_RATIO / 1.35..=CARD_RATIO * 1.35).contains(&r);
-            if !near(side_ratio(&q)) && !near(judged_ratio(&q, (s.w as f32, s.h as f32))) {
+            let ratio = card_like_ratio(&q, (s.w as f32, s.h as f32));
+            if !(CARD_RATIO / 1.35..=CARD_RATIO * 1.35).contains(&ratio) {
                 continue;
             }
             // The least supported side; a side under the minimum ends the count.

@@ -401,31 +401,20 @@ fn tilted<R: Rng + ?Sized>(
             ]
         })
     };
-    let bounds = |q: &Quad| {
-        q.iter()
-            .fold([f32::MAX, f32::MAX, f32::MIN, f32::MIN], |b, c| {
-                [
-                    b[0].min(c[0]),
-                    b[1].min(c[1]),
-                    b[2].max(c[0]),
-                    b[3].max(c[1]),
-                ]
-            })
-    };
     let mut scale = 1.0;
     loop {
         // Seen straight ahead; then moved within the room the frame leaves (a card moved off the
         // axis is seen a little more from the side, so it is checked again).
-        let b = bounds(&project(0.0, 0.0, scale));
+        let (x0, y0, x1, y1) = geom::bounds(&project(0.0, 0.0, scale));
         let room = (
-            (1.0 - b[0], frame.0 - 1.0 - b[2]),
-            (1.0 - b[1], frame.1 - 1.0 - b[3]),
+            (1.0 - x0, frame.0 - 1.0 - x1),
+            (1.0 - y0, frame.1 - 1.0 - y1),
         );
         if room.0.0 <= room.0.1 && room.1.0 <= room.1.1 {
             let (x, y) = (range(rng, room.0), range(rng, room.1));
             let q = project(x, y, scale);
-            let b = bounds(&q);
-            if b[0] >= 0.0 && b[1] >= 0.0 && b[2] <= frame.0 && b[3] <= frame.1 {
+            let (x0, y0, x1, y1) = geom::bounds(&q);
+            if x0 >= 0.0 && y0 >= 0.0 && x1 <= frame.0 && y1 <= frame.1 {
                 return q;
             }
         }

@@ -231,33 +231,31 @@ pub struct Sample {
     pub card_rects: Vec<[f32; 4]>,
 }
 
+/// An image as a PNG file, fast to write.
+fn png(img: &RgbImage) -> Result<Vec<u8>, SynthError> {
+    let mut out = Vec::new();
+    let enc = image::codecs::png::PngEncoder::new_with_quality(
+        &mut out,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::Adaptive,
+    );
+    img.write_with_encoder(enc)?;
+    Ok(out)
+}
+
 impl Sample {
     /// The bytes of the image file and its extension ("jpg" or "png").
     pub fn file_bytes(&self) -> Result<(Vec<u8>, &'static str), SynthError> {
         if let Some(j) = &self.jpeg {
             return Ok((j.clone(), "jpg"));
         }
-        let mut out = Vec::new();
-        let enc = image::codecs::png::PngEncoder::new_with_quality(
-            &mut out,
-            image::codecs::png::CompressionType::Fast,
-            image::codecs::png::FilterType::Adaptive,
-        );
-        self.image.write_with_encoder(enc)?;
-        Ok((out, "png"))
+        Ok((png(&self.image)?, "png"))
     }
 
     /// The photo mirrored left to right, as a camera that saves its preview does: the pixels of
     /// [`Self::image`], mirrored, as a lossless PNG (the same information as the photo itself).
     pub fn mirrored_png(&self) -> Result<Vec<u8>, SynthError> {
-        let mut out = Vec::new();
-        let enc = image::codecs::png::PngEncoder::new_with_quality(
-            &mut out,
-            image::codecs::png::CompressionType::Fast,
-            image::codecs::png::FilterType::Adaptive,
-        );
-        image::imageops::flip_horizontal(&self.image).write_with_encoder(enc)?;
-        Ok(out)
+        png(&image::imageops::flip_horizontal(&self.image))
     }
 
     /// The photo as a phone of a higher resolution would save it: resampled (Catmull-Rom) so its
