@@ -859,6 +859,10 @@ pub fn find_lines(ink: &Ink) -> Result<Vec<LineBox>, LayoutError> {
     // into the label column as it was and looked labelled.
     let colons = colon_shift(ink, &row_bands, &labelled);
     relabel_with_colons(ink, &row_bands, &mut labelled, &colons);
+    if let Some(name) = short_name_row(ink, &row_bands, &labelled, &colons, nik.y1) {
+        row_bands.insert(0, name);
+        labelled.insert(0, true);
+    }
     for wrapped in short_wrapped_lines(ink, &row_bands, &labelled, &colons) {
         let at = row_bands.partition_point(|b| b.y0 < wrapped.y0);
         row_bands.insert(at, wrapped);
@@ -1279,12 +1283,41 @@ fn short_wrapped_lines(
         .collect()
 }
 
+/// Nama's row when its value is too short for [`bands`] to see (a name of one short word: "TRI",
+/// "SRI") or lies above the rows' range (a close-up's outline cut at the top, the print moved up):
+/// then the first labelled row, which the grid takes for Nama's, is Tempat/Tgl Lahir's. The slot
+/// above the first labelled row is searched as [`short_line_on_slot`] does, when it has ink in its
+/// label column and all its rows lie below the NIK's last (`nik_y1`, pixels): Nama's own row is
+/// 1.9 mm under the NIK, so the slot above it reaches 1.3 mm into the NIK, while the slot above
+/// Tempat/Tgl Lahir's starts 1 mm under it. Looked for before the address's further lines and the
+/// other short rows, which count their slots from Nama's. Before this, 4 of 1,200 held-out scans
+/// and photos of seed 2 had every row keyed one off, the birth line read as the name.
+fn short_name_row(
+    ink: &Ink,
+    bands: &[Band],
+    labelled: &[bool],
+    colons: &ColonShift,
+    nik_y1: usize,
+) -> Option<Band> {
+    let grid = Slots::of(bands, labelled)?.grid;
+    let (y0, y1) = grid.slot_rows(-1);
+    if y0 < nik_y1 {
+        return None;
+    }
+    let shift = colons.at(px_mm(y0 + y1) / 2.0);
+    if !has_label(ink, Band { y0, y1 }, label_column(shift)) {
+        return None;
+    }
+    short_line_on_slot(ink, grid, -1, colons).filter(|found| bands.iter().all(|b| b.y0 > found.y1))
+}
+
 /// Labelled rows whose value is too short for [`bands`] to see ("WNI", a village of three
 /// letters), or whose value a card laid out a little off moved mostly out of the value column
 /// (a close-up's "WNI" left of it): a slot of the grid, above its last labelled row, with no band
 /// but ink in its label column, searched as [`short_line_on_slot`] does. Not the slots that tell
 /// whether the address wrapped ([`PAST_SLOT`] and after, where a dark photo's stray band under
-/// the last row would key every row one off): Kewarganegaraan's is at most the one before.
+/// the last row would key every row one off): Kewarganegaraan's is at most the one before. Nor
+/// Nama's ([`short_name_row`]).
 fn short_labelled_rows(
     ink: &Ink,
     bands: &[Band],
@@ -2002,6 +2035,11 @@ mod tests {
         );
     }
 
+    /// The last pixel row of the NIK over [`labelled_rows`]' rows: 2 mm above the first.
+    fn nik_y1() -> usize {
+        mm_px(14.0)
+    }
+
     /// Rows on grid slots with a label (4-12 mm) and a value from 25.2 mm to `end` (mm), all moved
     /// `shift` mm; `bare` rows have no label. The bands of the rows whose value ends past 40 mm.
     fn labelled_rows(rows: &[(usize, f32)], bare: &[usize], shift: f32) -> (Ink, Vec<Band>) {
@@ -2091,6 +2129,88 @@ mod tests {
             short_labelled_rows(&ink, &bands, &labelled, &ColonShift::NONE),
             []
         );
+    }
+
+    #[test]
+    fn a_name_of_one_short_word_is_found_above_the_birth_row() {
+        let top = |slot: usize| mm_px(16.0 + 2.4 * slot as f32);
+        // Nama's value "TRI", 2.4 mm long: no band, so the first labelled band is Tempat/Tgl
+        // Lahir's and the grid would take it for Nama's.
+        let rows: Vec<(usize, f32)> = (0..12)
+            .map(|s| (s, if s == 0 { 27.6 } else { 55.0 }))
+            .collect();
+        let (ink, bands) = labelled_rows(&rows, &[], 0.0);
+        assert_eq!(bands[0].y0, top(1));
+        let labelled = vec![true; bands.len()];
+        let name = short_name_row(&ink, &bands, &labelled, &ColonShift::NONE, nik_y1());
+        assert!(name.is_some_and(|b| b.y0.abs_diff(top(0)) <= 1), "{name:?}");
+        let mut all = bands.clone();
+        all.insert(0, name.unwrap());
+        let tops: Vec<f32> = all.iter().map(|b| px_mm(b.y0)).collect();
+        let keys = keys_by_position(&tops, &vec![true; all.len()]);
+        assert_eq!(&keys[..2], &[Some("name"), Some("birth")]);
+        // A NIK whose last row is under where the slot above would start: that slot is not
+        // searched (it would be the NIK's own).
+        assert_eq!(
+            short_name_row(&ink, &bands, &labelled, &ColonShift::NONE, top(0) - 2),
+            None
+        );
+        // Nama's value found as a band: nothing above it.
+        let full: Vec<(usize, f32)> = (0..12).map(|s| (s, 55.0)).collect();
+        let (ink, bands) = labelled_rows(&full, &[], 0.0);
+        let labelled = vec![true; bands.len()];
+        assert_eq!(
+            short_name_row(&ink, &bands, &labelled, &ColonShift::NONE, nik_y1()),
+            None
+        );
+    }
+
+    #[test]
+    fn a_short_name_and_a_wrapped_house_number_are_both_found_on_a_card() {
+        // The NIK (3 mm high, 11-14 mm), then rows on slots from 16 mm: Nama's "TRI" (slot 0)
+        // and the address's second line "84" (slot 4, no label) too short to be bands.
+        let mut img = GrayImage::from_pixel(685, 432, image::Luma([210]));
+        let top = |slot: usize| mm_px(16.0 + 2.4 * slot as f32);
+        let mut strokes = |xs: std::ops::Range<usize>, step: usize, y0: usize, h: usize| {
+            for x in xs.step_by(step) {
+                for y in y0..y0 + h {
+                    for x in x..x + 2 {
+                        img.put_pixel(x as u32, y as u32, image::Luma([40]));
+                    }
+                }
+            }
+        };
+        strokes(mm_px(3.2)..mm_px(9.0), 6, mm_px(11.0), 24);
+        strokes(mm_px(19.6)..mm_px(55.0), 6, mm_px(11.0), 24);
+        for slot in 0..13 {
+            let end = match slot {
+                0 | 4 => 27.6,
+                _ => 55.0,
+            };
+            if slot != 4 {
+                strokes(mm_px(4.0)..mm_px(12.0), 5, top(slot), 12);
+            }
+            strokes(mm_px(25.2)..mm_px(end), 5, top(slot), 12);
+        }
+        let lines = find_lines(&Ink::new(&img)).expect("a layout");
+        let tops = |key: &str| -> Vec<usize> {
+            lines
+                .iter()
+                .filter(|l| l.key == key)
+                .map(|l| mm_px((l.rect[1] + l.rect[3]) / 2.0))
+                .collect()
+        };
+        let near = |found: &[usize], slots: &[usize]| {
+            found.len() == slots.len()
+                && found
+                    .iter()
+                    .zip(slots)
+                    .all(|(y, s)| y.abs_diff(top(*s) + 6) <= 3)
+        };
+        assert!(near(&tops("name"), &[0]), "{lines:?}");
+        assert!(near(&tops("birth"), &[1]), "{lines:?}");
+        assert!(near(&tops("address"), &[3, 4]), "{lines:?}");
+        assert!(near(&tops("valid_until"), &[12]), "{lines:?}");
     }
 
     #[test]
