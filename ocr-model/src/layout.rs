@@ -276,6 +276,23 @@ pub fn looks_upside_down(r: &Rectified) -> bool {
     turned + 18.0 < here
 }
 
+/// Whether the rectified card, turned as [`looks_upside_down`] said, looks mirrored (a photo saved
+/// as a camera's preview shows it). A mirrored card's photo is on the left, either way up, where
+/// an unmirrored card upside down has its own; told by the photo's end, since the half turn put
+/// it on the right: an unmirrored card's photo reaches up to 12 mm from the top with the issue
+/// place and date printed under it, where a mirrored card's, turned, reaches down to 42 mm with
+/// that print above it. Mirrored when the strip at the bottom of where the photo may be is darker
+/// than the strip at its top by as much as [`looks_upside_down`] asks.
+pub fn looks_mirrored(r: &Rectified) -> bool {
+    let p = at::PHOTO;
+    let h = CARD_MM[1];
+    let (top, bottom) = (p[1], h - p[1]);
+    let strip = h - p[3] - p[1];
+    let upper = mean_in(&r.image, [p[0], top, p[2], top + strip]);
+    let lower = mean_in(&r.image, [p[0], bottom - strip, p[2], bottom]);
+    lower + 18.0 < upper
+}
+
 /// The ink map of a rectified card: how much darker each pixel is than its neighbourhood mean,
 /// thresholded; and the threshold's basis, the card's text contrast.
 #[derive(Debug)]
@@ -2129,6 +2146,51 @@ mod tests {
             short_labelled_rows(&ink, &bands, &labelled, &ColonShift::NONE),
             []
         );
+    }
+
+    #[test]
+    fn a_mirrored_card_is_told_by_its_photo_either_way_up() {
+        // A card at 8 px/mm: light, its photo dark, the issue place and date under it, labels
+        // and values greyer on the left.
+        let card = GrayImage::from_fn(685, 432, |x, y| {
+            let (x, y) = (x as f32 / PX_PER_MM, y as f32 / PX_PER_MM);
+            let inside = |b: [f32; 4]| x >= b[0] && x < b[2] && y >= b[1] && y < b[3];
+            image::Luma([if inside(at::PHOTO) {
+                90
+            } else if inside([65.0, 37.0, 80.0, 41.5]) {
+                150
+            } else if inside([3.0, 15.0, 50.0, 50.0]) {
+                170
+            } else {
+                200
+            }])
+        });
+        let (w, h) = (card.width(), card.height());
+        let seen = |img: GrayImage| {
+            let pyr = Pyramid::new(img);
+            let corners = [
+                [0.0, 0.0],
+                [w as f32, 0.0],
+                [w as f32, h as f32],
+                [0.0, h as f32],
+            ];
+            let rect = rectify(&pyr, &corners, false).expect("rectified");
+            let turned = looks_upside_down(&rect);
+            let rect = if turned {
+                rectify(&pyr, &corners, true).expect("rectified")
+            } else {
+                rect
+            };
+            (turned, looks_mirrored(&rect))
+        };
+        let mirrored = image::imageops::flip_horizontal(&card);
+        let half_turned = image::imageops::rotate180(&card);
+        let mirrored_turned = image::imageops::flip_vertical(&card);
+        assert_eq!(seen(card), (false, false));
+        assert_eq!(seen(half_turned), (true, false));
+        // Mirrored, its photo on the left: turned, then told mirrored by where the photo ends.
+        assert_eq!(seen(mirrored), (true, true));
+        assert_eq!(seen(mirrored_turned), (false, true));
     }
 
     #[test]

@@ -148,6 +148,8 @@ pub struct Quality {
     /// How blurred the NIK's print is, millimetres ([`layout::nik_blur_mm`]).
     pub nik_blur_mm: f32,
     pub upside_down: bool,
+    /// The card's photo is where a mirrored card's would be ([`layout::looks_mirrored`]).
+    pub looks_mirrored: bool,
 }
 
 /// Where one read spent its time, in milliseconds.
@@ -443,7 +445,26 @@ impl KtpReader {
                 continue;
             }
             i += 1;
-            match locate(&pyr, &cards[i - 1], None) {
+            let found = locate(&pyr, &cards[i - 1], None);
+            // The finder's best outline whose photo is where a mirrored card's would be is read
+            // mirrored first (as it is, its rows make no sense, which takes a reading each way
+            // up to tell).
+            let mirrored = match &found {
+                Ok((quality, _, _)) => mirrored_turn(quality),
+                Err((_, _, mirrored)) => *mirrored,
+            };
+            if stage == 0
+                && i == 1
+                && let Some(turn) = mirrored
+            {
+                clock.lap(&mut timings.layout);
+                if let Some(scan) =
+                    self.read_mirrored(&pyr, &cards[0], Some(turn), &mut timings, &mut clock)
+                {
+                    break scan;
+                }
+            }
+            match found {
                 Ok((quality, rect, boxes)) => {
                     clock.lap(&mut timings.layout);
                     let mut scan =
@@ -468,7 +489,7 @@ impl KtpReader {
                     if stage == 0
                         && (reads_as_no_ktp(&scan.reading) || reads_turned_wrong(&scan.reading))
                         && let Some(mirrored) =
-                            self.read_mirrored(&pyr, &cards[i - 1], &mut timings, &mut clock)
+                            self.read_mirrored(&pyr, &cards[i - 1], None, &mut timings, &mut clock)
                     {
                         break mirrored;
                     }
@@ -500,7 +521,7 @@ impl KtpReader {
                     }
                     break scan;
                 }
-                Err((refusal, laid_out)) => {
+                Err((refusal, laid_out, _)) => {
                     clock.lap(&mut timings.layout);
                     // A card whose layout was found but that is too dark, glared or blurred is
                     // refused for that. Without a layout the candidate may not be the card: the
@@ -510,7 +531,13 @@ impl KtpReader {
                     // the first such reason stands if none is.
                     if laid_out && stage == 0 {
                         // (A mirrored photo's NIK, read where a card's would be, looks blurred.)
-                        match self.read_mirrored(&pyr, &cards[i - 1], &mut timings, &mut clock) {
+                        match self.read_mirrored(
+                            &pyr,
+                            &cards[i - 1],
+                            None,
+                            &mut timings,
+                            &mut clock,
+                        ) {
                             Some(mirrored) => break mirrored,
                             None => return refuse(refusal),
                         }
@@ -576,9 +603,10 @@ impl KtpReader {
 
     /// The card of a mirrored photo, its print running right to left (some webcams and phones'
     /// front cameras save what their preview shows), read mirrored back: the outline's corners
-    /// taken in the mirror's order, either way up. The finder finds such a card, but its rows read
-    /// as no KTP, or as nonsense, or its NIK looks blurred; so where the finder's best outline
-    /// reads so, it is read mirrored as well. The mirrored reading is kept only when its NIK agrees
+    /// taken in the mirror's order, either way up (`first`: the way up its photo tells, read first
+    /// and kept alone if it reads). The finder finds such a card, but its rows read as no KTP, or
+    /// as nonsense, or its NIK looks blurred; so where the finder's best outline reads so, or its
+    /// photo is where a mirrored card's would be, it is read mirrored. The mirrored reading is kept only when its NIK agrees
     /// with the printed birth date, sex and region (a photo of something else, or one too blurred
     /// to read, gives no such NIK), with the warning `photo_mirrored`. Only a clear outline
     /// ([`MIRRORED_FROM_SCORE`]) is read so.
@@ -586,6 +614,7 @@ impl KtpReader {
         &self,
         pyr: &Pyramid,
         card: &FoundCard,
+        first: Option<bool>,
         timings: &mut Timings,
         clock: &mut Lap,
     ) -> Option<Scan> {
@@ -597,8 +626,15 @@ impl KtpReader {
             corners: [c[1], c[0], c[3], c[2]],
             ..card.clone()
         };
+        // Either way up, the more consistent kept; `first`, the way up the card's photo tells,
+        // kept alone when it reads.
+        let told = first.is_some();
+        let first = first.unwrap_or(false);
         let mut best: Option<Scan> = None;
-        for turn in [false, true] {
+        for turn in [first, !first] {
+            if told && best.is_some() {
+                break;
+            }
             if let Some(scan) = self.read_other(pyr, &mirrored, Some(turn), timings, clock)
                 && !scan.reading.fields.nik.value.is_empty()
                 && !nik_disputed(&scan.reading)
@@ -1273,24 +1309,25 @@ fn closed(
 
 /// Straightens one candidate card, measures it, refuses what cannot be read honestly and finds
 /// its lines. `turn` says whether the card is upside down; `None` tells it from the photo
-/// ([`layout::looks_upside_down`]). On failure the bool says whether the layout was found (the
-/// refusal is then final).
+/// ([`layout::looks_upside_down`]). On failure the first bool says whether the layout was found
+/// (the refusal is then final); the option, when the card looks mirrored
+/// ([`Quality::looks_mirrored`]), which way up to read it mirrored ([`mirrored_turn`]).
 #[allow(clippy::type_complexity)]
 fn locate(
     pyr: &Pyramid,
     card: &FoundCard,
     turn: Option<bool>,
-) -> Result<(Quality, layout::Rectified, Vec<layout::LineBox>), (Refusal, bool)> {
+) -> Result<(Quality, layout::Rectified, Vec<layout::LineBox>), (Refusal, bool, Option<bool>)> {
     let mut quality = Quality {
         card_score: card.score,
         card_width_px: card_width(card),
         ..Quality::default()
     };
     if quality.card_width_px < MIN_CARD_PX {
-        return Err((Refusal::ImageTooSmall, false));
+        return Err((Refusal::ImageTooSmall, false, None));
     }
     let Some(mut rect) = layout::rectify(pyr, &card.corners, false) else {
-        return Err((Refusal::NotAKtp, false));
+        return Err((Refusal::NotAKtp, false, None));
     };
     if turn.unwrap_or_else(|| layout::looks_upside_down(&rect))
         && let Some(turned) = layout::rectify(pyr, &card.corners, true)
@@ -1298,6 +1335,7 @@ fn locate(
         rect = turned;
         quality.upside_down = true;
     }
+    quality.looks_mirrored = layout::looks_mirrored(&rect);
     let raw = rect.image.as_raw();
     quality.mean = raw.iter().map(|&p| f32::from(p)).sum::<f32>() / raw.len().max(1) as f32;
     let ink = Ink::new(&rect.image);
@@ -1321,9 +1359,16 @@ fn locate(
     };
     match (boxes, refusal) {
         (Ok(b), None) => Ok((quality, rect, b)),
-        (_, Some(r)) => Err((r, laid_out)),
-        (Err(_), None) => Err((Refusal::NotAKtp, false)),
+        (_, Some(r)) => Err((r, laid_out, mirrored_turn(&quality))),
+        (Err(_), None) => Err((Refusal::NotAKtp, false, mirrored_turn(&quality))),
     }
+}
+
+/// Which way up a card that looks mirrored is read mirrored back ([`KtpReader::read_mirrored`]),
+/// if it looks so: its photo, on the left, made [`layout::looks_upside_down`] turn it, so the
+/// mirrored reading is the other way up from the one laid out.
+fn mirrored_turn(q: &Quality) -> Option<bool> {
+    q.looks_mirrored.then_some(!q.upside_down)
 }
 
 /// Why text that cannot be read is unreadable: a dim card is too dark, a bright one too blurred.
