@@ -273,8 +273,12 @@ pub fn looks_upside_down(r: &Rectified) -> bool {
             CARD_MM[1] - p[1],
         ],
     );
-    turned + 18.0 < here
+    turned + PHOTO_DARKER < here
 }
+
+/// How much darker (grey levels) the photo's box must be than another place it may be in for the
+/// card to be taken as turned ([`looks_upside_down`]) or mirrored ([`looks_mirrored`]).
+const PHOTO_DARKER: f32 = 18.0;
 
 /// Whether the rectified card, turned as [`looks_upside_down`] said, looks mirrored (a photo saved
 /// as a camera's preview shows it). A mirrored card's photo is on the left, either way up, where
@@ -290,7 +294,7 @@ pub fn looks_mirrored(r: &Rectified) -> bool {
     let strip = h - p[3] - p[1];
     let upper = mean_in(&r.image, [p[0], top, p[2], top + strip]);
     let lower = mean_in(&r.image, [p[0], bottom - strip, p[2], bottom]);
-    lower + 18.0 < upper
+    lower + PHOTO_DARKER < upper
 }
 
 /// The ink map of a rectified card: how much darker each pixel is than its neighbourhood mean,

@@ -453,6 +453,8 @@ impl KtpReader {
                 Ok((quality, _, _)) => mirrored_turn(quality),
                 Err((_, _, mirrored)) => *mirrored,
             };
+            // (Read so, both ways up, and nothing kept: not read mirrored again below.)
+            let mut mirrored_tried = false;
             if stage == 0
                 && i == 1
                 && let Some(turn) = mirrored
@@ -463,6 +465,7 @@ impl KtpReader {
                 {
                     break scan;
                 }
+                mirrored_tried = true;
             }
             match found {
                 Ok((quality, rect, boxes)) => {
@@ -487,6 +490,7 @@ impl KtpReader {
                     // The finder's best outline that reads as no KTP, or as nonsense either way
                     // round, may be a mirrored photo's card.
                     if stage == 0
+                        && !mirrored_tried
                         && (reads_as_no_ktp(&scan.reading) || reads_turned_wrong(&scan.reading))
                         && let Some(mirrored) =
                             self.read_mirrored(&pyr, &cards[i - 1], None, &mut timings, &mut clock)
@@ -531,16 +535,18 @@ impl KtpReader {
                     // the first such reason stands if none is.
                     if laid_out && stage == 0 {
                         // (A mirrored photo's NIK, read where a card's would be, looks blurred.)
-                        match self.read_mirrored(
-                            &pyr,
-                            &cards[i - 1],
-                            None,
-                            &mut timings,
-                            &mut clock,
-                        ) {
-                            Some(mirrored) => break mirrored,
-                            None => return refuse(refusal),
+                        if !mirrored_tried
+                            && let Some(mirrored) = self.read_mirrored(
+                                &pyr,
+                                &cards[i - 1],
+                                None,
+                                &mut timings,
+                                &mut clock,
+                            )
+                        {
+                            break mirrored;
                         }
+                        return refuse(refusal);
                     }
                     if laid_out {
                         guessed.get_or_insert(refusal);
@@ -606,10 +612,10 @@ impl KtpReader {
     /// taken in the mirror's order, either way up (`first`: the way up its photo tells, read first
     /// and kept alone if it reads). The finder finds such a card, but its rows read as no KTP, or
     /// as nonsense, or its NIK looks blurred; so where the finder's best outline reads so, or its
-    /// photo is where a mirrored card's would be, it is read mirrored. The mirrored reading is kept only when its NIK agrees
-    /// with the printed birth date, sex and region (a photo of something else, or one too blurred
-    /// to read, gives no such NIK), with the warning `photo_mirrored`. Only a clear outline
-    /// ([`MIRRORED_FROM_SCORE`]) is read so.
+    /// photo is where a mirrored card's would be, it is read mirrored. The mirrored reading is
+    /// kept only when its NIK agrees with the printed birth date, sex and region (a photo of
+    /// something else, or one too blurred to read, gives no such NIK), with the warning
+    /// `photo_mirrored`. Only a clear outline ([`MIRRORED_FROM_SCORE`]) is read so.
     fn read_mirrored(
         &self,
         pyr: &Pyramid,
