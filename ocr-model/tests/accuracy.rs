@@ -121,8 +121,8 @@ fn held_out_accuracy_meets_the_floors_in_every_tier() {
             ));
         }
         // The name and the birth line are returned sure on their CTC probability
-        // (`reader::POSTERIOR_LINES`), the village on its own among the district's registered
-        // villages (`reader::registered_village`): never a wrong birth line or village, and
+        // (`reader::lines::POSTERIOR_LINES`), the village on its own among the district's registered
+        // villages (`reader::lines::registered_village`): never a wrong birth line or village, and
         // names at most `MAX_LIST_NAME_SURE_WRONG` over all tiers.
         names_sure_wrong += sure_wrong(&r, "name");
         for (key, n) in r
