@@ -311,13 +311,13 @@ pub fn draw<R: Rng + ?Sized>(rng: &mut R, id: &Identity, fonts: &FontSet, px_per
     let pitch = rng.random_range(2.3..2.45);
     let mut base = 17.3;
     let max_w = value_max - value_x;
-    let row = |c: &mut Ctx<'_>, label: &str, key: &'static str, value: &str, base: f32| {
+    let row = |c: &mut Ctx<'_>, lx: f32, label: &str, key: &'static str, value: &str, base: f32| {
         c.put(
             Role::Body,
             LineRole::Label,
             "label",
             label,
-            label_x,
+            lx,
             base,
             false,
             None,
@@ -343,11 +343,25 @@ pub fn draw<R: Rng + ?Sized>(rng: &mut R, id: &Identity, fonts: &FontSet, px_per
             Some(max_w),
         );
     };
-    row(&mut c, "Nama", "name", &id.name, base);
+    row(&mut c, label_x, "Nama", "name", &id.name, base);
     base += pitch;
-    row(&mut c, "Tempat/Tgl Lahir", "birth", &id.birth_line(), base);
+    row(
+        &mut c,
+        label_x,
+        "Tempat/Tgl Lahir",
+        "birth",
+        &id.birth_line(),
+        base,
+    );
     base += pitch;
-    row(&mut c, "Jenis Kelamin", "sex", id.sex.printed(), base);
+    row(
+        &mut c,
+        label_x,
+        "Jenis Kelamin",
+        "sex",
+        id.sex.printed(),
+        base,
+    );
     // Gol. Darah sits right of Jenis Kelamin; its colon follows the label (wide faces push it).
     let gol_x = 44.5;
     c.put(
@@ -386,7 +400,7 @@ pub fn draw<R: Rng + ?Sized>(rng: &mut R, id: &Identity, fonts: &FontSet, px_per
     let address_lines = wrap(&c.body, &id.address, max_w * s);
     for (i, line) in address_lines.iter().enumerate() {
         if i == 0 {
-            row(&mut c, "Alamat", "address", line, base);
+            row(&mut c, label_x, "Alamat", "address", line, base);
         } else {
             c.put(
                 Role::Body,
@@ -422,36 +436,7 @@ pub fn draw<R: Rng + ?Sized>(rng: &mut R, id: &Identity, fonts: &FontSet, px_per
         } else {
             label_x
         };
-        c.put(
-            Role::Body,
-            LineRole::Label,
-            "label",
-            label,
-            lx,
-            base,
-            false,
-            None,
-        );
-        c.put(
-            Role::Body,
-            LineRole::Value,
-            "",
-            ":",
-            colon_x,
-            base,
-            false,
-            None,
-        );
-        c.put(
-            Role::Body,
-            LineRole::Value,
-            key,
-            value,
-            value_x,
-            base,
-            false,
-            Some(max_w),
-        );
+        row(&mut c, lx, label, key, value, base);
         base += pitch;
     }
 
