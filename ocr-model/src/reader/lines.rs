@@ -5,6 +5,7 @@
 use crate::ctc::{NIK_CHARS, RT_RW_CHARS};
 use crate::fields::{self, KtpReading};
 use crate::spelling::{self, REGISTER_SPELLING, SpellingPrior};
+use crdt_schema::nik::Sex;
 use crdt_schema::patient::vocab;
 
 /// How the name and address lines are decoded: a beam search weighing the recogniser's reading
@@ -242,6 +243,89 @@ pub(super) fn titled(
         Some((text, l)) => crate::ctc::Decoded::chosen(text, l.exp() as f32),
         None => read,
     })
+}
+
+/// Titles only a man's name starts with (Haji, Haji Muhammad) and the one only a woman's does
+/// (Hajjah).
+const MEN_ONLY_TITLES: [&str; 2] = ["H.", "HM."];
+const WOMEN_ONLY_TITLES: [&str; 1] = ["HJ."];
+
+/// How much likelier than its reading the title of the card's sex must be, by the recogniser, to
+/// be taken instead ([`title_for_sex`]): a woman's name read as starting with "H." has all but
+/// surely lost the thin J of her HJ., and a man's read "HJ." has gained one.
+const SEX_TITLE_PRIOR: f64 = 20.0;
+
+/// The most a name keeps whose title was changed for the card's sex: below the 0.9 at which a
+/// field counts as sure, for the operator to check.
+const OTHER_SEX_TITLE_AT_MOST: f32 = 0.85;
+
+/// A name's title as the card's sex has it. The printed sex, when the NIK agrees with it, says
+/// which of the Haj titles the name may start with. A woman's "H." or "HM." is her HJ. with its
+/// thin J lost (it is rarely an initial: a woman's first word is), and a man's "HJ." is his H. or
+/// HM. (the likelier by the recogniser): replaced, however little of the J the line shows. A short
+/// first word of a woman's name two edits or less from "HJ." ("HE.", "H.I") is her HJ. when the
+/// recogniser finds the line with it at least 1 / [`SEX_TITLE_PRIOR`] as likely as the line
+/// read. Either way the name keeps the recogniser's probability of the line with the title, at
+/// most [`OTHER_SEX_TITLE_AT_MOST`]: the operator checks it.
+pub(super) fn title_for_sex(
+    reading: &mut KtpReading,
+    logits: &crate::recognizer::LineLogits,
+    charset: &crate::ctc::Charset,
+) -> Result<(), crate::ctc::CtcError> {
+    if reading
+        .warnings
+        .iter()
+        .any(|w| matches!(w, fields::Warning::NikSexMismatch))
+    {
+        return Ok(());
+    }
+    let Some(sex) = Sex::from_ktp(&reading.fields.sex.value) else {
+        return Ok(());
+    };
+    let name = &mut reading.fields.name;
+    let Some((first, rest)) = name.value.split_once(' ') else {
+        return Ok(());
+    };
+    let (other_sex, own): (&[&str], &[&str]) = match sex {
+        Sex::Female => (&MEN_ONLY_TITLES, &WOMEN_ONLY_TITLES),
+        Sex::Male => (&WOMEN_ONLY_TITLES, &MEN_ONLY_TITLES),
+    };
+    let near_own = sex == Sex::Female
+        && first.starts_with('H')
+        && first.chars().count() <= 4
+        && !NAME_TITLES.contains(&first)
+        && fields::edit_distance(first, "HJ.") <= 2;
+    let wrong = other_sex.contains(&first);
+    if !wrong && !near_own {
+        return Ok(());
+    }
+    let ll =
+        |text: &str| crate::ctc::log_likelihood(&logits.logp, logits.t, logits.c, charset, text);
+    let Some(read_ll) = ll(&name.value)? else {
+        return Ok(());
+    };
+    // The other sex's title is replaced whatever the line says of the J; a near reading only
+    // when the line allows it.
+    let needs = if wrong {
+        f64::NEG_INFINITY
+    } else {
+        read_ll - SEX_TITLE_PRIOR.ln()
+    };
+    let mut best: Option<(String, f64)> = None;
+    for title in own {
+        let text = format!("{title} {rest}");
+        if let Some(l) = ll(&text)?
+            && l > needs
+            && best.as_ref().is_none_or(|b| l > b.1)
+        {
+            best = Some((text, l));
+        }
+    }
+    if let Some((text, l)) = best {
+        name.value = text;
+        name.confidence = (l.exp() as f32).min(OTHER_SEX_TITLE_AT_MOST);
+    }
+    Ok(())
 }
 
 /// A name or address line read with the spelling prior: the beam search's reading (of an
@@ -502,6 +586,68 @@ mod tests {
         // An initial is a word of its own: "A." stays though H. is as likely.
         let logits = spelled(&charset, "A. RAHMAN", Some((0, 'H', 0.45)));
         assert_eq!(read(&logits).text, "A. RAHMAN");
+    }
+
+    #[test]
+    fn a_haj_title_is_the_one_of_the_card_s_sex() {
+        let charset = crate::ctc::Charset::ktp();
+        // A card with this NIK (born 09-03-1982: a woman's day is 49), printed sex and name.
+        let card = |nik: &str, sex: &str, name: &str| {
+            let lines: Vec<(&str, RawLine)> = [
+                ("nik", nik),
+                ("name", name),
+                ("birth", "MALANG, 09-03-1982"),
+                ("sex", sex),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k, RawLine::new(v, 0.95)))
+            .collect();
+            fields::read_fields(lines.iter().map(|(k, l)| (*k, l)))
+        };
+        let woman = |name: &str| card("3507224903820003", "PEREMPUAN", name);
+        let man = |name: &str| card("3507220903820003", "LAKI-LAKI", name);
+        let titled_for = |mut reading: KtpReading, logits| {
+            title_for_sex(&mut reading, &logits, &charset).unwrap();
+            reading.fields.name
+        };
+        // A woman's "H.", the J lost without a trace: her HJ., for the operator to check.
+        let name = titled_for(
+            woman("H. SITI AMINAH"),
+            spelled(&charset, "H. SITI AMINAH", None),
+        );
+        assert_eq!(name.value, "HJ. SITI AMINAH");
+        assert!(name.confidence < 0.9, "{}", name.confidence);
+        // A man's "H." is his.
+        let name = titled_for(man("H. AHMAD"), spelled(&charset, "H. AHMAD", None));
+        assert_eq!(name.value, "H. AHMAD");
+        assert!(name.confidence > 0.9, "{}", name.confidence);
+        // A man's "HJ.": his H. or HM., doubted.
+        let name = titled_for(man("HJ. AHMAD"), spelled(&charset, "HJ. AHMAD", None));
+        assert!(
+            ["H. AHMAD", "HM. AHMAD"].contains(&name.value.as_str()),
+            "{}",
+            name.value
+        );
+        assert!(name.confidence < 0.9);
+        // A woman's "HE.", its E read at 0.9 over a J at 0.1: her HJ.; with the J at 0.01 the
+        // line does not allow it (1 / 20 as likely at the least), and the reading stands.
+        let logits = spelled(&charset, "HE. SITI", Some((1, 'J', 0.1)));
+        assert_eq!(titled_for(woman("HE. SITI"), logits).value, "HJ. SITI");
+        let logits = spelled(&charset, "HE. SITI", Some((1, 'J', 0.01)));
+        assert_eq!(titled_for(woman("HE. SITI"), logits).value, "HE. SITI");
+        // Her other first words are hers: "HANI" is no title, "A." an initial.
+        for name in ["HANI WULANDARI", "A. SITI"] {
+            assert_eq!(
+                titled_for(woman(name), spelled(&charset, name, None)).value,
+                name
+            );
+        }
+        // A NIK that disagrees with the printed sex says nothing of which it is.
+        let reading = card("3507220903820003", "PEREMPUAN", "H. SITI");
+        assert_eq!(
+            titled_for(reading, spelled(&charset, "H. SITI", None)).value,
+            "H. SITI"
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::recognizer::{LINE_HEIGHT, Recognizer, RecognizerError};
 use crate::spelling::{REGISTER_SPELLING, SpellingPrior};
 use lines::{
     SPELLING_SURE_AT, decode_line, line_confidence, read_jointly, read_with_spelling,
-    registered_village, titled,
+    registered_village, title_for_sex, titled,
 };
 use repair::{birth_date_alternatives, nik_alternatives, nik_disputed};
 
@@ -518,6 +518,8 @@ impl KtpReader {
         // The village line's probabilities and reading, for choosing among the district's
         // villages once the district is known.
         let mut village: Option<(crate::recognizer::LineLogits, String)> = None;
+        // The name line's probabilities, for its title once the card's sex is known.
+        let mut name: Option<crate::recognizer::LineLogits> = None;
         for b in boxes {
             let crop = layout::cut(pyr, rect, b.rect, LINE_HEIGHT);
             lap(&mut timings.cut);
@@ -543,6 +545,9 @@ impl KtpReader {
             let mut confidence = line_confidence(b.key, &decoded, &logits, charset);
             if b.cut {
                 confidence = confidence.min(CUT_LINE_AT_MOST);
+            }
+            if b.key == "name" && name.is_none() {
+                name = Some(logits.clone());
             }
             if b.key == "village" && village.is_none() {
                 village = Some((logits, decoded.text.clone()));
@@ -596,6 +601,9 @@ impl KtpReader {
         if let Some((logits, read)) = &village {
             registered_village(&mut reading, logits, charset, read)
                 .map_err(RecognizerError::from)?;
+        }
+        if let Some(logits) = &name {
+            title_for_sex(&mut reading, logits, charset).map_err(RecognizerError::from)?;
         }
         doubt_layout(&mut reading);
         lap(&mut timings.fields);
