@@ -1,6 +1,7 @@
 //! Probe: how the reader holds up on phone photos outside the photo tier's ranges (a small card in
 //! a large frame, a low-resolution webcam, light of a colour the white balance left, any rotation,
-//! steep perspective, portrait frames), the same held-out cards per row.
+//! steep perspective, portrait frames, a card on a flatbed scanner's A4 page), the same held-out
+//! cards per row.
 //! Run: `cargo run --release -p ocr-model --example photo_probe -- [COUNT] [THREADS] [MODEL_DIR]`
 //! (100 cards, 2 threads and the shipped model by default; MODEL_DIR is a `training/train.sh`
 //! output).
@@ -84,6 +85,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             DegradeParams {
                 portrait: 1.0,
                 ..photo.clone()
+            },
+        ),
+        (
+            "A4 page, 300 dpi",
+            DegradeParams {
+                // A card on a flatbed scanner's A4 page (210 mm wide: the card 41 % of it).
+                frame: (3508, 2480),
+                portrait: 1.0,
+                card_fill: (0.4, 0.42),
+                max_rotation_deg: 3.0,
+                ..Tier::Scan.params()
+            },
+        ),
+        (
+            "A4 page, 150 dpi",
+            DegradeParams {
+                frame: (1754, 1240),
+                portrait: 1.0,
+                card_fill: (0.4, 0.42),
+                max_rotation_deg: 3.0,
+                ..Tier::Scan.params()
             },
         ),
         (
