@@ -250,24 +250,57 @@ pub(super) fn titled(
 const MEN_ONLY_TITLES: [&str; 2] = ["H.", "HM."];
 const WOMEN_ONLY_TITLES: [&str; 1] = ["HJ."];
 
-/// How much likelier than its reading the title of the card's sex must be, by the recogniser, to
-/// be taken instead ([`title_for_sex`]): a woman's name read as starting with "H." has all but
-/// surely lost the thin J of her HJ., and a man's read "HJ." has gained one.
+/// Balinese names given by birth order (and LUH, a girl's): after them a man's name starts with
+/// "I", a woman's with "NI" ("I KETUT", "NI LUH"). (Not GUSTI: a woman of that caste is "I GUSTI
+/// AYU".)
+const BALI_ORDER_NAMES: [&str; 10] = [
+    "WAYAN", "PUTU", "GEDE", "LUH", "MADE", "KADEK", "NENGAH", "NYOMAN", "KOMANG", "KETUT",
+];
+
+/// How much likelier than its reading the first word of the card's sex must be, by the
+/// recogniser, to be taken instead of a near reading ([`first_word_for_sex`]).
 const SEX_TITLE_PRIOR: f64 = 20.0;
 
-/// The most a name keeps whose title was changed for the card's sex: below the 0.9 at which a
-/// field counts as sure, for the operator to check.
+/// The most a name keeps whose first word was changed for the card's sex: below the 0.9 at which
+/// a field counts as sure, for the operator to check.
 const OTHER_SEX_TITLE_AT_MOST: f32 = 0.85;
 
-/// A name's title as the card's sex has it. The printed sex, when the NIK agrees with it, says
-/// which of the Haj titles the name may start with. A woman's "H." or "HM." is her HJ. with its
-/// thin J lost (it is rarely an initial: a woman's first word is), and a man's "HJ." is his H. or
-/// HM. (the likelier by the recogniser): replaced, however little of the J the line shows. A short
-/// first word of a woman's name two edits or less from "HJ." ("HE.", "H.I") is her HJ. when the
-/// recogniser finds the line with it at least 1 / [`SEX_TITLE_PRIOR`] as likely as the line
-/// read. Either way the name keeps the recogniser's probability of the line with the title, at
-/// most [`OTHER_SEX_TITLE_AT_MOST`]: the operator checks it.
-pub(super) fn title_for_sex(
+/// The first words a name of the card's sex may start with in place of `first`: those of the
+/// other sex (always replaced), those of its own, and the one of its own a near reading may be.
+/// `None` when `first` is none of these.
+fn sex_marks(sex: Sex, first: &str, second: &str) -> Option<(&'static [&'static str], bool)> {
+    let bali = BALI_ORDER_NAMES.contains(&second);
+    let (other, own, near_to): (&[&str], &'static [&'static str], &str) = match (sex, bali) {
+        (Sex::Female, false) => (&MEN_ONLY_TITLES, &WOMEN_ONLY_TITLES, "HJ."),
+        // A man's titles are a letter and a dot: a near reading of one is an initial.
+        (Sex::Male, false) => (&WOMEN_ONLY_TITLES, &MEN_ONLY_TITLES, ""),
+        (Sex::Female, true) => (&["I"], &["NI"], "NI"),
+        (Sex::Male, true) => (&["NI"], &["I"], "I"),
+    };
+    if other.contains(&first) {
+        return Some((own, true));
+    }
+    let near = !near_to.is_empty()
+        && !own.contains(&first)
+        && !NAME_TITLES.contains(&first)
+        && first.chars().count() <= near_to.chars().count() + 1
+        && (near_to.chars().count() == 1 || first.chars().next() == near_to.chars().next())
+        && fields::edit_distance(first, near_to) <= 2;
+    near.then_some((own, false))
+}
+
+/// A name's first word as the card's sex has it. The printed sex, when the NIK agrees with it,
+/// says which of the Haj titles a name may start with, and after a Balinese birth-order name
+/// whether it starts with "I" (a man's) or "NI" (a woman's). A woman's "H." or "HM." is her HJ.
+/// with its thin J lost (it is rarely an initial: a woman's first word is), a man's "HJ." his
+/// H. or HM. (the likelier by the recogniser), a woman's "I WAYAN" her "NI WAYAN" and a man's
+/// "NI" his "I": replaced, however little the line shows of the difference. A short first word
+/// near her HJ. ("HE.", "H.I") or near the Balinese marker of the card's sex ("NE LUH", "NIE
+/// LUH") is taken for it when the recogniser finds the line with it at least 1 /
+/// [`SEX_TITLE_PRIOR`] as likely as the line read. Either way the name keeps the recogniser's
+/// probability of the line with the new word, at most [`OTHER_SEX_TITLE_AT_MOST`]: the operator
+/// checks it.
+pub(super) fn first_word_for_sex(
     reading: &mut KtpReading,
     logits: &crate::recognizer::LineLogits,
     charset: &crate::ctc::Charset,
@@ -286,34 +319,25 @@ pub(super) fn title_for_sex(
     let Some((first, rest)) = name.value.split_once(' ') else {
         return Ok(());
     };
-    let (other_sex, own): (&[&str], &[&str]) = match sex {
-        Sex::Female => (&MEN_ONLY_TITLES, &WOMEN_ONLY_TITLES),
-        Sex::Male => (&WOMEN_ONLY_TITLES, &MEN_ONLY_TITLES),
-    };
-    let near_own = sex == Sex::Female
-        && first.starts_with('H')
-        && first.chars().count() <= 4
-        && !NAME_TITLES.contains(&first)
-        && fields::edit_distance(first, "HJ.") <= 2;
-    let wrong = other_sex.contains(&first);
-    if !wrong && !near_own {
+    let second = rest.split(' ').next().unwrap_or("");
+    let Some((own, wrong)) = sex_marks(sex, first, second) else {
         return Ok(());
-    }
+    };
     let ll =
         |text: &str| crate::ctc::log_likelihood(&logits.logp, logits.t, logits.c, charset, text);
     let Some(read_ll) = ll(&name.value)? else {
         return Ok(());
     };
-    // The other sex's title is replaced whatever the line says of the J; a near reading only
-    // when the line allows it.
+    // The other sex's word is replaced whatever the line shows; a near reading only when the
+    // line allows it.
     let needs = if wrong {
         f64::NEG_INFINITY
     } else {
         read_ll - SEX_TITLE_PRIOR.ln()
     };
     let mut best: Option<(String, f64)> = None;
-    for title in own {
-        let text = format!("{title} {rest}");
+    for word in own {
+        let text = format!("{word} {rest}");
         if let Some(l) = ll(&text)?
             && l > needs
             && best.as_ref().is_none_or(|b| l > b.1)
@@ -589,7 +613,7 @@ mod tests {
     }
 
     #[test]
-    fn a_haj_title_is_the_one_of_the_card_s_sex() {
+    fn a_haj_title_or_a_balinese_name_s_first_word_is_the_one_of_the_card_s_sex() {
         let charset = crate::ctc::Charset::ktp();
         // A card with this NIK (born 09-03-1982: a woman's day is 49), printed sex and name.
         let card = |nik: &str, sex: &str, name: &str| {
@@ -607,7 +631,7 @@ mod tests {
         let woman = |name: &str| card("3507224903820003", "PEREMPUAN", name);
         let man = |name: &str| card("3507220903820003", "LAKI-LAKI", name);
         let titled_for = |mut reading: KtpReading, logits| {
-            title_for_sex(&mut reading, &logits, &charset).unwrap();
+            first_word_for_sex(&mut reading, &logits, &charset).unwrap();
             reading.fields.name
         };
         // A woman's "H.", the J lost without a trace: her HJ., for the operator to check.
@@ -641,6 +665,33 @@ mod tests {
                 titled_for(woman(name), spelled(&charset, name, None)).value,
                 name
             );
+        }
+        // After a Balinese birth-order name, a woman's name starts with NI, a man's with I.
+        let name = titled_for(
+            woman("I WAYAN SARI"),
+            spelled(&charset, "I WAYAN SARI", None),
+        );
+        assert_eq!(name.value, "NI WAYAN SARI");
+        assert!(name.confidence < 0.9);
+        let name = titled_for(
+            man("NI KETUT BUDI"),
+            spelled(&charset, "NI KETUT BUDI", None),
+        );
+        assert_eq!(name.value, "I KETUT BUDI");
+        let logits = spelled(&charset, "NE LUH SARI", Some((1, 'I', 0.1)));
+        assert_eq!(
+            titled_for(woman("NE LUH SARI"), logits).value,
+            "NI LUH SARI"
+        );
+        for (reading, name) in [
+            (man("I KETUT BUDI"), "I KETUT BUDI"),
+            (woman("NI LUH SARI"), "NI LUH SARI"),
+            // A woman of the Gusti caste is "I GUSTI AYU"; an I before another word is hers too.
+            (woman("I GUSTI AYU SARI"), "I GUSTI AYU SARI"),
+            (woman("I SARI"), "I SARI"),
+        ] {
+            let name_read = titled_for(reading, spelled(&charset, name, None));
+            assert_eq!(name_read.value, name);
         }
         // A NIK that disagrees with the printed sex says nothing of which it is.
         let reading = card("3507220903820003", "PEREMPUAN", "H. SITI");

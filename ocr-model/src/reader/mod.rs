@@ -30,8 +30,8 @@ use crate::layout::{self, Ink, Pyramid};
 use crate::recognizer::{LINE_HEIGHT, Recognizer, RecognizerError};
 use crate::spelling::{REGISTER_SPELLING, SpellingPrior};
 use lines::{
-    SPELLING_SURE_AT, decode_line, line_confidence, read_jointly, read_with_spelling,
-    registered_village, title_for_sex, titled,
+    SPELLING_SURE_AT, decode_line, first_word_for_sex, line_confidence, read_jointly,
+    read_with_spelling, registered_village, titled,
 };
 use repair::{birth_date_alternatives, nik_alternatives, nik_disputed};
 
@@ -603,7 +603,7 @@ impl KtpReader {
                 .map_err(RecognizerError::from)?;
         }
         if let Some(logits) = &name {
-            title_for_sex(&mut reading, logits, charset).map_err(RecognizerError::from)?;
+            first_word_for_sex(&mut reading, logits, charset).map_err(RecognizerError::from)?;
         }
         doubt_layout(&mut reading);
         lap(&mut timings.fields);
