@@ -259,15 +259,16 @@ const BALI_ORDER_NAMES: [&str; 10] = [
 
 /// How much likelier than its reading the first word of the card's sex must be, by the
 /// recogniser, to be taken instead of a near reading ([`first_word_for_sex`]).
-const SEX_TITLE_PRIOR: f64 = 20.0;
+const SEX_WORD_PRIOR: f64 = 20.0;
 
 /// The most a name keeps whose first word was changed for the card's sex: below the 0.9 at which
 /// a field counts as sure, for the operator to check.
-const OTHER_SEX_TITLE_AT_MOST: f32 = 0.85;
+const SEX_WORD_AT_MOST: f32 = 0.85;
 
-/// The first words a name of the card's sex may start with in place of `first`: those of the
-/// other sex (always replaced), those of its own, and the one of its own a near reading may be.
-/// `None` when `first` is none of these.
+/// The first words of the card's sex that may stand in place of `first`, and whether `first` is
+/// the other sex's (then it is replaced) rather than a near reading of one of them (then only if
+/// the line allows it); `None` when it is neither. Which words are the sex's depends on the name's
+/// second word: after a Balinese birth-order name, I and NI; otherwise the Haj titles.
 fn sex_marks(sex: Sex, first: &str, second: &str) -> Option<(&'static [&'static str], bool)> {
     let bali = BALI_ORDER_NAMES.contains(&second);
     let (other, own, near_to): (&[&str], &'static [&'static str], &str) = match (sex, bali) {
@@ -297,8 +298,8 @@ fn sex_marks(sex: Sex, first: &str, second: &str) -> Option<(&'static [&'static 
 /// "NI" his "I": replaced, however little the line shows of the difference. A short first word
 /// near her HJ. ("HE.", "H.I") or near the Balinese marker of the card's sex ("NE LUH", "NIE
 /// LUH") is taken for it when the recogniser finds the line with it at least 1 /
-/// [`SEX_TITLE_PRIOR`] as likely as the line read. Either way the name keeps the recogniser's
-/// probability of the line with the new word, at most [`OTHER_SEX_TITLE_AT_MOST`]: the operator
+/// [`SEX_WORD_PRIOR`] as likely as the line read. Either way the name keeps the recogniser's
+/// probability of the line with the new word, at most [`SEX_WORD_AT_MOST`]: the operator
 /// checks it.
 pub(super) fn first_word_for_sex(
     reading: &mut KtpReading,
@@ -333,7 +334,7 @@ pub(super) fn first_word_for_sex(
     let needs = if wrong {
         f64::NEG_INFINITY
     } else {
-        read_ll - SEX_TITLE_PRIOR.ln()
+        read_ll - SEX_WORD_PRIOR.ln()
     };
     let mut best: Option<(String, f64)> = None;
     for word in own {
@@ -347,7 +348,7 @@ pub(super) fn first_word_for_sex(
     }
     if let Some((text, l)) = best {
         name.value = text;
-        name.confidence = (l.exp() as f32).min(OTHER_SEX_TITLE_AT_MOST);
+        name.confidence = (l.exp() as f32).min(SEX_WORD_AT_MOST);
     }
     Ok(())
 }
