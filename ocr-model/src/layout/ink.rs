@@ -14,7 +14,7 @@ pub struct Ink {
     /// Integral of the ink bitmap, `(w + 1) x (h + 1)`: box counts in four lookups.
     sum: Vec<u32>,
     /// The same for faint ink, at [`FAINT_INK`] of the contrast: where a line's thin first or last
-    /// letter, blurred, still shows ([`faint_edge`](super::lines::faint_edge)).
+    /// letter, blurred, still shows (`lines::faint_edge`).
     faint: Vec<u32>,
     /// 98th percentile of darkness below the local mean in the value column (grey levels).
     pub contrast: f32,
@@ -114,7 +114,7 @@ impl Ink {
 
     /// Pixels of integral `table` ([`Ink::sum`] or [`Ink::faint`]) in columns `x0..x1` and rows
     /// `y0..y1` (clamped to the card).
-    pub(super) fn boxed(&self, table: &[u32], x0: usize, x1: usize, y0: usize, y1: usize) -> u32 {
+    fn boxed(&self, table: &[u32], x0: usize, x1: usize, y0: usize, y1: usize) -> u32 {
         let (x1, y1) = (x1.min(self.w), y1.min(self.h));
         if x0 >= x1 || y0 >= y1 {
             return 0;
@@ -221,4 +221,4 @@ pub(super) fn bands(ink: &Ink, x: [f32; 2], y: [f32; 2]) -> Vec<Band> {
 /// grey levels: on a dim card (contrast under 30) the grain itself is faint ink, and a line's box
 /// widened onto it read "WNI" as "WNU" (6 of 300 hard cards, seed 2, in a try with a floor of 3),
 /// so there is no faint ink.
-pub(super) const FAINT_INK: f32 = 0.2;
+const FAINT_INK: f32 = 0.2;

@@ -97,7 +97,7 @@ pub(super) fn extent(
 /// letter printed faintly or blurred (the "J" of "JLN." on a phone photo, seed 5's card 288) is
 /// not ink at the line's threshold, and the line's box cut it in half: the recogniser read
 /// "LN. MANGGA", sure.
-pub(super) fn faint_edge(cols: &[u32], outward: bool, tall: u32) -> usize {
+fn faint_edge(cols: &[u32], outward: bool, tall: u32) -> usize {
     let n = cols.len();
     let at = |i: usize| if outward { cols[i] } else { cols[n - 1 - i] };
     let (mut last, mut stroke, mut blank) = (0, false, 0);
@@ -118,21 +118,21 @@ pub(super) fn faint_edge(cols: &[u32], outward: bool, tall: u32) -> usize {
 
 /// How far (mm) past a line's ink a faint letter is looked for ([`faint_edge`]): a narrow letter
 /// and the gap before it.
-pub(super) const FAINT_REACH_MM: f32 = 1.5;
+const FAINT_REACH_MM: f32 = 1.5;
 /// The widest gap (mm) between a line's ink and a faint letter at its end.
-pub(super) const FAINT_GAP_MM: f32 = 0.5;
+const FAINT_GAP_MM: f32 = 0.5;
 
 /// How far (mm) a line's ink is followed left of its column when the column cuts a letter.
-pub(super) const OVERHANG_MM: f32 = 1.5;
+const OVERHANG_MM: f32 = 1.5;
 /// How far (mm) a line's ink is followed right of its column's end: two digits of a house number.
-pub(super) const OVERHANG_RIGHT_MM: f32 = 2.5;
+const OVERHANG_RIGHT_MM: f32 = 2.5;
 /// The widest gap (mm) between two letters of a word (a space is wider).
-pub(super) const LETTER_GAP_MM: f32 = 0.4;
+const LETTER_GAP_MM: f32 = 0.4;
 /// Marks at most this wide (mm) cut by a value column's left edge are taken for its colon.
-pub(super) const COLON_MM: f32 = 0.6;
+const COLON_MM: f32 = 0.6;
 
 /// Vertical ink extent of rows `band` restricted to columns `x0..x1`: (top, bottom) in pixels.
-pub(super) fn vertical(ink: &Ink, band: Band, x0: usize, x1: usize) -> (usize, usize) {
+fn vertical(ink: &Ink, band: Band, x0: usize, x1: usize) -> (usize, usize) {
     let prof = ink.rows(x0, x1, band.y0.saturating_sub(2), band.y1 + 2);
     let base = band.y0.saturating_sub(2);
     let top = prof.iter().position(|&c| c >= 2).unwrap_or(0);
@@ -145,7 +145,7 @@ pub(super) fn vertical(ink: &Ink, band: Band, x0: usize, x1: usize) -> (usize, u
 
 /// The box the recogniser was trained on, from the ink's left and right edges, the capitals' top
 /// and the cap height (all in pixels of the rectified card).
-pub(super) fn line_rect(x0: usize, x1: usize, top: usize, cap: f32) -> [f32; 4] {
+fn line_rect(x0: usize, x1: usize, top: usize, cap: f32) -> [f32; 4] {
     let lh = 1.8 * cap / PX_PER_MM;
     let (cap_mm, top_mm) = (cap / PX_PER_MM, px_mm(top));
     [
@@ -307,7 +307,7 @@ impl ColonShift {
     };
 
     /// The fitted offset (mm) of the colon on the row whose middle is `y` (mm).
-    pub(super) fn line(&self, y: f32) -> f32 {
+    fn line(&self, y: f32) -> f32 {
         self.at_mid + self.slope * (y - self.y_mid)
     }
 
@@ -381,13 +381,13 @@ pub(super) fn colon_shift(ink: &Ink, bands: &[Band], labelled: &[bool]) -> Colon
 
 /// The largest drift (mm per mm down the card) of the colons a shear can make: a card outline
 /// off by a fifth of its height at one corner.
-pub(super) const MAX_COLON_SLOPE: f32 = 0.1;
+const MAX_COLON_SLOPE: f32 = 0.1;
 /// How far (mm) from the median colon a row's colon may be and still be on the line.
-pub(super) const MAX_COLON_DRIFT_MM: f32 = 2.0;
+const MAX_COLON_DRIFT_MM: f32 = 2.0;
 
 /// A colon-like mark of a row ([`colon_marks`]).
 #[derive(Debug, Clone, Copy)]
-pub(super) struct ColonMark {
+struct ColonMark {
     /// Its columns, `[a, e)` in pixels of the card.
     span: (usize, usize),
     /// Whether its two dots are of about one height. An "I" whose middle the ink map lost, just
@@ -401,7 +401,7 @@ pub(super) struct ColonMark {
 
 /// The colon-like marks of a row between pixel columns `x0..x1`: narrow, with ink on both sides
 /// of an empty middle, each dot under half the line's height.
-pub(super) fn colon_marks(ink: &Ink, band: Band, x0: usize, x1: usize) -> Vec<ColonMark> {
+fn colon_marks(ink: &Ink, band: Band, x0: usize, x1: usize) -> Vec<ColonMark> {
     let cols = ink.cols(x0, x1, band.y0, band.y1);
     runs(&cols, 1, 0, 1)
         .into_iter()
@@ -470,26 +470,26 @@ pub(super) fn has_label(ink: &Ink, band: Band, [x0, x1]: [f32; 2]) -> bool {
 }
 
 /// How far (mm) either side of where the colons are a row's own colon is looked for.
-pub(super) const COLON_ANCHOR_MM: f32 = 2.0;
+const COLON_ANCHOR_MM: f32 = 2.0;
 /// Space (mm) left after a row's colon before its value is looked for.
 pub(super) const COLON_GAP_MM: f32 = 0.25;
 
 /// How far (mm) either side of its column a colon is looked for: a card cut by the photo's edge
 /// on one side and laid out from that edge is stretched, its colons up to 4 mm off (3 mm until
 /// 2026-12-03: close-up NIKs 94.3 -> 97.0 %, names 93.7 -> 96.0 %).
-pub(super) const COLON_REACH_MM: f32 = 4.5;
+const COLON_REACH_MM: f32 = 4.5;
 /// Rows that must find their colon where the others do.
-pub(super) const COLON_ROWS: usize = 4;
+const COLON_ROWS: usize = 4;
 /// How close (mm) to the median colon the others must be.
-pub(super) const COLON_AGREE_MM: f32 = 0.3;
+const COLON_AGREE_MM: f32 = 0.3;
 /// Colons this close (mm) to their column leave the columns where they are.
-pub(super) const COLON_SLACK_MM: f32 = 0.4;
+const COLON_SLACK_MM: f32 = 0.4;
 
 /// Slots the labelled rows must span for [`Grid::of`] to fit its pitch through them.
-pub(super) const GRID_FIT_SPAN: i64 = 4;
+const GRID_FIT_SPAN: i64 = 4;
 
 /// Row pitch of the labelled rows, millimetres (about 2.4 on printed cards).
-pub(super) const PITCH_MM: [f32; 2] = [2.0, 2.8];
+const PITCH_MM: [f32; 2] = [2.0, 2.8];
 
 /// The grid of the labelled rows: the first row's top (mm, Nama's) and the median step between
 /// neighbouring labelled rows (mm), those steps within [`PITCH_MM`] only.
@@ -550,14 +550,14 @@ impl Grid {
 
     /// The pixel rows of a slot: from a third of a pitch above where its top would be to a third
     /// above the next slot's.
-    pub(super) fn slot_rows(self, slot: i64) -> (usize, usize) {
+    fn slot_rows(self, slot: i64) -> (usize, usize) {
         let top = self.first + self.pitch * slot as f32;
         (mm_px(top - 0.3 * self.pitch), mm_px(top + 0.7 * self.pitch))
     }
 }
 
 /// The tops of the labelled rows.
-pub(super) fn labelled_tops(tops: &[f32], labelled: &[bool]) -> Vec<f32> {
+fn labelled_tops(tops: &[f32], labelled: &[bool]) -> Vec<f32> {
     tops.iter()
         .zip(labelled)
         .filter(|(_, l)| **l)
@@ -566,20 +566,20 @@ pub(super) fn labelled_tops(tops: &[f32], labelled: &[bool]) -> Vec<f32> {
 }
 
 /// The slot of the address's second line, right after Alamat's.
-pub(super) const WRAP_SLOT: i64 = 4;
+const WRAP_SLOT: i64 = 4;
 /// The slot the last row (Berlaku Hingga) moves to when the address takes a second line.
-pub(super) const PAST_SLOT: i64 = ROW_KEYS.len() as i64;
+const PAST_SLOT: i64 = ROW_KEYS.len() as i64;
 
 /// The rows' grid ([`Grid::of`] of the labelled rows), the slots that have a band, and the last
 /// labelled row's slot.
-pub(super) struct Slots {
+struct Slots {
     grid: Grid,
     taken: Vec<i64>,
     last: i64,
 }
 
 impl Slots {
-    pub(super) fn of(bands: &[Band], labelled: &[bool]) -> Option<Slots> {
+    fn of(bands: &[Band], labelled: &[bool]) -> Option<Slots> {
         let tops: Vec<f32> = bands.iter().map(|b| px_mm(b.y0)).collect();
         let lab = labelled_tops(&tops, labelled);
         let grid = Grid::of(&lab)?;
@@ -589,13 +589,13 @@ impl Slots {
     }
 
     /// Whether a band lies on slot `s`.
-    pub(super) fn has_band(&self, s: i64) -> bool {
+    fn has_band(&self, s: i64) -> bool {
         self.taken.contains(&s)
     }
 }
 
 /// The label column moved `shift` mm (left only: a card's print left of its layout).
-pub(super) fn label_column(shift: f32) -> [f32; 2] {
+fn label_column(shift: f32) -> [f32; 2] {
     let shift = shift.min(0.0);
     [at::LABEL[0] + shift, at::LABEL[1] + shift]
 }
@@ -697,16 +697,11 @@ pub(super) fn short_labelled_rows(
 }
 
 /// How far (pitches) a labelled row found by [`short_labelled_rows`] must be from every row found.
-pub(super) const SHORT_ROW_APART: f32 = 0.6;
+const SHORT_ROW_APART: f32 = 0.6;
 
 /// The print on one slot of the grid with as little as a few ink pixels per row, if it starts at
 /// the value column ([`short_wrapped_lines`], [`short_labelled_rows`]).
-pub(super) fn short_line_on_slot(
-    ink: &Ink,
-    grid: Grid,
-    slot: i64,
-    colons: &ColonShift,
-) -> Option<Band> {
+fn short_line_on_slot(ink: &Ink, grid: Grid, slot: i64, colons: &ColonShift) -> Option<Band> {
     let (y0, y1) = grid.slot_rows(slot);
     let shift = colons.at(px_mm(y0 + y1) / 2.0).min(0.0);
     let prof = ink.rows(mm_px(at::VALUE[0] + shift), mm_px(at::VALUE[1]), y0, y1);
@@ -740,13 +735,13 @@ pub(super) fn line_top(band: Band, cap: f32) -> usize {
 }
 
 /// How many pixels of the cap height a line's ink may miss before it is centred instead.
-pub(super) const SHORT_INK_PX: f32 = 1.5;
+const SHORT_INK_PX: f32 = 1.5;
 
 /// How far (mm) left of the address's first letter its further lines are looked for.
-pub(super) const WRAP_MARGIN_MM: f32 = 0.5;
+const WRAP_MARGIN_MM: f32 = 0.5;
 
 /// How far (mm) right of the value column a wrapped address line's print may start.
-pub(super) const WRAP_INDENT_MM: f32 = 1.5;
+const WRAP_INDENT_MM: f32 = 1.5;
 
 /// The key of each row band (tops in millimetres, whether the label column has ink), from its
 /// place on the row grid: the first labelled row is Nama, the pitch is the median step between
@@ -806,7 +801,7 @@ pub(super) fn keys_by_position(tops: &[f32], labelled: &[bool]) -> Vec<Option<&'
 
 /// Where (mm) a Gol. Darah value may start when its colon is not seen: the colon is printed at
 /// 54.2 mm or, after a wide face's label, further right; its value 1.4 mm after it.
-pub(super) const BLOOD_VALUE_FROM_MM: f32 = 54.6;
+const BLOOD_VALUE_FROM_MM: f32 = 54.6;
 
 /// Gol. Darah's value on the Jenis Kelamin row: the ink right of the label's colon (letters of one
 /// value sit closer together than the colon to the value).
@@ -873,7 +868,7 @@ pub(super) fn blood_type(ink: &Ink, band: Band, cap: f32) -> LineBox {
 }
 
 /// Whether a value line whose ink ends at `x1` (px) goes on faintly before its column ends at
-/// `end`: at least [`CUT_STROKES`] columns there hold faint ink ([`FAINT_INK`](super::ink::FAINT_INK)) at least half the
+/// `end`: at least [`CUT_STROKES`] columns there hold faint ink (`ink::FAINT_INK`) at least half the
 /// band's height, a few letters' strokes. Glare over the right half of an address's first line
 /// left "GG. PROF. DR." faint: the line's box ended at "DAHLAN", the recogniser read what it held
 /// sure, and the address came back sure without three of its words (seed 5, photo 14).
@@ -892,6 +887,6 @@ pub(super) fn continues_faintly(ink: &Ink, band: Band, x1: usize, end: usize) ->
 /// the value column (a long regency's name, centred under the photo), and the closed
 /// vocabularies there are snapped to a value anyway: with every row looked at (a try), 31 right
 /// values of 300 hard cards (seed 2) were no longer sure.
-pub(super) const CUT_KEYS: [&str; 3] = ["name", "birth", "address"];
+const CUT_KEYS: [&str; 3] = ["name", "birth", "address"];
 /// Faint stroke columns past a line's end from which the line may be cut ([`continues_faintly`]).
-pub(super) const CUT_STROKES: usize = 4;
+const CUT_STROKES: usize = 4;

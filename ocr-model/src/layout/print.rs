@@ -172,12 +172,12 @@ pub(super) fn print_extent(coords: &[f32]) -> Option<(f32, f32)> {
 }
 
 /// Too few print pixels to measure a card by.
-pub(super) const PRINT_MIN_PIXELS: usize = 400;
+const PRINT_MIN_PIXELS: usize = 400;
 /// Where a KTP's print spans across the card (the labels' left edge, the photo's right edge) and
 /// down it (the header's capitals, the signature's foot), in millimetres.
 pub(super) const PRINT_X_MM: [f32; 2] = [3.2, 81.6];
 pub(super) const PRINT_Y_MM: [f32; 2] = [2.5, 50.5];
 
 /// The widest skew [`Print::skew`] looks for, and its step (degrees).
-pub(super) const MAX_SKEW_DEG: f32 = 8.0;
-pub(super) const SKEW_STEP_DEG: f32 = 0.5;
+const MAX_SKEW_DEG: f32 = 8.0;
+const SKEW_STEP_DEG: f32 = 0.5;

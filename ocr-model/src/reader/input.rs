@@ -14,7 +14,7 @@ pub const MAX_PIXELS: u64 = 40_000_000;
 
 /// The accepted format and pixel size of image bytes, read from the header alone: oversized files,
 /// other formats and pixel counts over [`MAX_PIXELS`] are refused before anything is allocated.
-pub(super) fn probe(bytes: &[u8]) -> Result<(ImageFormat, u32, u32), Refusal> {
+fn probe(bytes: &[u8]) -> Result<(ImageFormat, u32, u32), Refusal> {
     if bytes.len() > MAX_BYTES {
         return Err(Refusal::ImageTooLarge);
     }
@@ -36,7 +36,7 @@ pub(super) fn probe(bytes: &[u8]) -> Result<(ImageFormat, u32, u32), Refusal> {
 
 /// Largest allocation a decoder may make: the pixels of the largest accepted photo and room for
 /// its working buffers.
-pub(super) const MAX_DECODE_ALLOC: u64 = MAX_PIXELS * 4 + (64 << 20);
+const MAX_DECODE_ALLOC: u64 = MAX_PIXELS * 4 + (64 << 20);
 
 /// Decodes image bytes (JPEG, PNG or WebP, by content) into RGB, refusing oversized files and
 /// pixel counts before allocating.
@@ -46,12 +46,7 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, Refusal> {
 }
 
 /// Decodes bytes whose header [`probe`] read as `format`, `w` x `h`, at full size.
-pub(super) fn decode_full(
-    bytes: &[u8],
-    format: ImageFormat,
-    w: u32,
-    h: u32,
-) -> Result<RgbImage, Refusal> {
+fn decode_full(bytes: &[u8], format: ImageFormat, w: u32, h: u32) -> Result<RgbImage, Refusal> {
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(w);
@@ -89,7 +84,7 @@ pub fn decode_reduced(bytes: &[u8]) -> Result<(RgbImage, u32), Refusal> {
 }
 
 /// A JPEG decoded at `1 / factor` of its `w` x `h` header size, or `None`.
-pub(super) fn decode_jpeg_scaled(bytes: &[u8], w: u32, h: u32, factor: u32) -> Option<RgbImage> {
+fn decode_jpeg_scaled(bytes: &[u8], w: u32, h: u32, factor: u32) -> Option<RgbImage> {
     let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(bytes));
     decoder.set_max_decoding_buffer_size(usize::try_from(MAX_DECODE_ALLOC).ok()?);
     decoder.read_info().ok()?;

@@ -42,7 +42,7 @@ pub const NAME_SPELLING: SpellingPrior = SpellingPrior {
 ///
 /// The village keeps the product (a village snapped to the wrong entry of the register would
 /// pass). `ktp-eval --dump`; BENCHMARKS.md.
-pub(super) const POSTERIOR_LINES: [&str; 7] = [
+const POSTERIOR_LINES: [&str; 7] = [
     "nik", "rt_rw", "province", "regency", "name", "birth", "address",
 ];
 
@@ -65,13 +65,13 @@ pub(super) fn line_confidence(
 
 /// An address line's confidence is its probability to this power: sure (0.9) from a probability
 /// of 0.95. See [`POSTERIOR_LINES`].
-pub(super) const ADDRESS_POWER: f64 = 2.0;
+const ADDRESS_POWER: f64 = 2.0;
 
-pub(super) const D: &str = crate::ctc::NIK_CHARS;
+const D: &str = crate::ctc::NIK_CHARS;
 /// A NIK: sixteen digits.
-pub(super) const NIK_TEMPLATE: [&str; 16] = [D; 16];
+const NIK_TEMPLATE: [&str; 16] = [D; 16];
 /// RT/RW as printed: `018/010`.
-pub(super) const RT_RW_TEMPLATE: [&str; 7] = [D, D, D, "/", D, D, D];
+const RT_RW_TEMPLATE: [&str; 7] = [D, D, D, "/", D, D, D];
 /// A printed date, `DD-MM-YYYY`.
 pub(super) const DATE_TEMPLATE: [&str; 10] = [D, D, "-", D, D, "-", D, D, D, D];
 
@@ -153,7 +153,7 @@ pub(super) fn decode_line(
 }
 
 /// The characters a blood type is printed with.
-pub(super) const BLOOD_TYPE_CHARS: &str = "ABO-";
+const BLOOD_TYPE_CHARS: &str = "ABO-";
 
 /// The blood type: read in [`BLOOD_TYPE_CHARS`] and chosen among the values the model can spell
 /// (it has no "+": the renderer never prints a rhesus, so the model never learned one), so a B the
@@ -162,7 +162,7 @@ pub(super) const BLOOD_TYPE_CHARS: &str = "ABO-";
 /// no surer than its greedy reading: where glare or blur wiped the letter, what is left may read
 /// as one, and its probability summed over alignments returned four more wrong dashes sure on 900
 /// hard cards.
-pub(super) fn blood_type(
+fn blood_type(
     logits: &crate::recognizer::LineLogits,
     charset: &crate::ctc::Charset,
 ) -> Result<crate::ctc::Decoded, crate::ctc::CtcError> {
@@ -185,7 +185,7 @@ pub(super) fn blood_type(
 
 /// The model's probability of `text` on the line: the CTC forward sum over every alignment (0 when
 /// the line is too short to hold it).
-pub(super) fn probability(
+fn probability(
     logits: &crate::recognizer::LineLogits,
     charset: &crate::ctc::Charset,
     text: &str,
@@ -197,12 +197,12 @@ pub(super) fn probability(
 }
 
 /// Titles printed before a name: Haji, Hajjah, and the academic ones.
-pub(super) const NAME_TITLES: [&str; 6] = ["H.", "HJ.", "HM.", "DR.", "DRS.", "IR."];
+const NAME_TITLES: [&str; 6] = ["H.", "HJ.", "HM.", "DR.", "DRS.", "IR."];
 
 /// How much likelier than its reading a title must be as the name's first word, by the
 /// recogniser, for the title to be taken instead: a title is a common first word, and a thin
 /// letter in it (the J of HJ.) is easily read as another or lost.
-pub(super) const TITLE_PRIOR: f64 = 4.0;
+const TITLE_PRIOR: f64 = 4.0;
 
 /// A name whose first word reads as nearly a title (`HI.`, `HIJ`, `HJ` for `HJ.`): the title
 /// instead, at the recogniser's own probability of the line with it, when the recogniser finds
@@ -429,7 +429,7 @@ pub(super) const SPELLING_SURE_AT: f32 = 0.97;
 /// The spelling prior's reading `spelled`, but with `greedy`'s word wherever either has a digit:
 /// the prior judges letters, and "B5" against "85" is not a question of spelling. Readings with a
 /// different number of words keep `greedy`.
-pub(super) fn letters_only(greedy: &str, spelled: &str) -> String {
+fn letters_only(greedy: &str, spelled: &str) -> String {
     let (g, s): (Vec<&str>, Vec<&str>) =
         (greedy.split(' ').collect(), spelled.split(' ').collect());
     if g.len() != s.len() {
@@ -446,7 +446,7 @@ pub(super) fn letters_only(greedy: &str, spelled: &str) -> String {
 /// Whether a listed value is worth scoring against a line read as `free`: within half its length
 /// (at least two edits) of the reading. The others' share of the probability is negligible, and
 /// the forward pass over a long list is not.
-pub(super) fn near_reading(value: &str, free: &str) -> bool {
+fn near_reading(value: &str, free: &str) -> bool {
     fields::edit_distance(value, free) <= (value.chars().count() / 2).max(2)
 }
 
@@ -454,12 +454,12 @@ pub(super) fn near_reading(value: &str, free: &str) -> bool {
 /// renamed or created after the table, or a misread the register could not correct), and one of
 /// two villages of the district a letter apart: below the 0.9 at which a field counts as sure, so
 /// the operator checks it.
-pub(super) const UNREGISTERED_VILLAGE_AT_MOST: f32 = 0.85;
+const UNREGISTERED_VILLAGE_AT_MOST: f32 = 0.85;
 
 /// How much likelier a village is to be in the register than not, a priori: a registered village
 /// is taken over a free reading up to this many times likelier by the model (a letter the model
 /// leans the wrong way on). Its confidence stays the model's own probability of it.
-pub(super) const REGISTER_PRIOR: f64 = 10.0;
+const REGISTER_PRIOR: f64 = 10.0;
 
 /// The village as one of the printed district's villages (Kemendagri's register, compiled in).
 /// The likeliest village by the model is taken unless the free reading is more than
@@ -522,7 +522,7 @@ pub(super) fn registered_village(
 /// likeliest, with its share of the probability of all entries and of the free reading as its
 /// confidence. The free reading stands when it is likelier than every entry (a misprint or an
 /// occupation not on the list; the fields step snaps or warns as for any text).
-pub(super) fn closed(
+fn closed(
     logits: &crate::recognizer::LineLogits,
     charset: &crate::ctc::Charset,
     greedy: crate::ctc::Decoded,

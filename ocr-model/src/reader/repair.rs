@@ -53,7 +53,7 @@ pub(super) fn nik_alternatives(
 
 /// The likeliest other digit at timestep `frame` than the `chosen` character, and its probability as a
 /// fraction of the chosen one's.
-pub(super) fn runner_up_digit(
+fn runner_up_digit(
     logits: &crate::recognizer::LineLogits,
     frame: usize,
     chosen: char,
