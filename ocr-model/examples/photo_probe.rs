@@ -87,27 +87,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ..photo.clone()
             },
         ),
-        (
-            "A4 page, 300 dpi",
-            DegradeParams {
-                // A card on a flatbed scanner's A4 page (210 mm wide: the card 41 % of it).
-                frame: (3508, 2480),
-                portrait: 1.0,
-                card_fill: (0.4, 0.42),
-                max_rotation_deg: 3.0,
-                ..Tier::Scan.params()
-            },
-        ),
-        (
-            "A4 page, 150 dpi",
-            DegradeParams {
-                frame: (1754, 1240),
-                portrait: 1.0,
-                card_fill: (0.4, 0.42),
-                max_rotation_deg: 3.0,
-                ..Tier::Scan.params()
-            },
-        ),
+        ("A4 page, 300 dpi", a4_page(300.0)),
+        ("A4 page, 150 dpi", a4_page(150.0)),
         (
             "scanner bed",
             DegradeParams {
@@ -149,4 +130,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
+}
+
+/// A card on a flatbed scanner's A4 page (210 x 297 mm, portrait) at `dpi`: the card 85.6 mm wide,
+/// 41 % of the page's width, with the scan tier's light, blur and JPEG.
+fn a4_page(dpi: f32) -> DegradeParams {
+    let px = |mm: f32| (mm / 25.4 * dpi).round() as u32;
+    DegradeParams {
+        frame: (px(297.0), px(210.0)),
+        portrait: 1.0,
+        card_fill: (0.4, 0.42),
+        max_rotation_deg: 3.0,
+        ..Tier::Scan.params()
+    }
 }

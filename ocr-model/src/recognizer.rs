@@ -114,6 +114,12 @@ impl LineLogits {
         ctc::greedy_restricted(&self.logp, self.t, self.c, charset, allowed)
     }
 
+    /// The log-probability of `text` on the line, summed over every alignment (`None` when the
+    /// line is too short to hold it).
+    pub fn log_likelihood(&self, charset: &Charset, text: &str) -> Result<Option<f64>, CtcError> {
+        ctc::log_likelihood(&self.logp, self.t, self.c, charset, text)
+    }
+
     /// The best path that fits `template` (one character set per character).
     pub fn template(
         &self,

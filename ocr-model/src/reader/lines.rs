@@ -57,7 +57,7 @@ pub(super) fn line_confidence(
         return decoded.confidence;
     }
     let power = if key == "address" { ADDRESS_POWER } else { 1.0 };
-    match crate::ctc::log_likelihood(&logits.logp, logits.t, logits.c, charset, &decoded.text) {
+    match logits.log_likelihood(charset, &decoded.text) {
         Ok(Some(l)) => (power * l).exp() as f32,
         _ => decoded.confidence,
     }
@@ -190,10 +190,9 @@ fn probability(
     charset: &crate::ctc::Charset,
     text: &str,
 ) -> Result<f32, crate::ctc::CtcError> {
-    Ok(
-        crate::ctc::log_likelihood(&logits.logp, logits.t, logits.c, charset, text)?
-            .map_or(0.0, |l| l.exp() as f32),
-    )
+    Ok(logits
+        .log_likelihood(charset, text)?
+        .map_or(0.0, |l| l.exp() as f32))
 }
 
 /// Titles printed before a name: Haji, Hajjah, and the academic ones.
@@ -221,28 +220,39 @@ pub(super) fn titled(
     if rest.is_empty() || letter_alone || NAME_TITLES.contains(&first) {
         return Ok(read);
     }
-    let ll =
-        |text: &str| crate::ctc::log_likelihood(&logits.logp, logits.t, logits.c, charset, text);
-    let Some(read_ll) = ll(&read.text)? else {
+    let Some(read_ll) = logits.log_likelihood(charset, &read.text)? else {
         return Ok(read);
     };
+    let near = NAME_TITLES
+        .iter()
+        .filter(|title| fields::edit_distance(first, title) <= 2);
+    let best = likeliest_first_word(logits, charset, near, rest, read_ll - TITLE_PRIOR.ln())?;
+    Ok(match best {
+        Some((text, l)) => crate::ctc::Decoded::chosen(text, l.exp() as f32),
+        None => read,
+    })
+}
+
+/// The line `rest` after the likeliest of `words` by the recogniser, with its log-likelihood, if
+/// that is over `needs`.
+fn likeliest_first_word<'a>(
+    logits: &crate::recognizer::LineLogits,
+    charset: &crate::ctc::Charset,
+    words: impl IntoIterator<Item = &'a &'a str>,
+    rest: &str,
+    needs: f64,
+) -> Result<Option<(String, f64)>, crate::ctc::CtcError> {
     let mut best: Option<(String, f64)> = None;
-    for title in NAME_TITLES {
-        if fields::edit_distance(first, title) > 2 {
-            continue;
-        }
-        let text = format!("{title} {rest}");
-        if let Some(l) = ll(&text)?
-            && l + TITLE_PRIOR.ln() > read_ll
+    for word in words {
+        let text = format!("{word} {rest}");
+        if let Some(l) = logits.log_likelihood(charset, &text)?
+            && l > needs
             && best.as_ref().is_none_or(|b| l > b.1)
         {
             best = Some((text, l));
         }
     }
-    Ok(match best {
-        Some((text, l)) => crate::ctc::Decoded::chosen(text, l.exp() as f32),
-        None => read,
-    })
+    Ok(best)
 }
 
 /// Titles only a man's name starts with (Haji, Haji Muhammad) and the one only a woman's does
@@ -324,9 +334,7 @@ pub(super) fn first_word_for_sex(
     let Some((own, wrong)) = sex_marks(sex, first, second) else {
         return Ok(());
     };
-    let ll =
-        |text: &str| crate::ctc::log_likelihood(&logits.logp, logits.t, logits.c, charset, text);
-    let Some(read_ll) = ll(&name.value)? else {
+    let Some(read_ll) = logits.log_likelihood(charset, &name.value)? else {
         return Ok(());
     };
     // The other sex's word is replaced whatever the line shows; a near reading only when the
@@ -336,17 +344,7 @@ pub(super) fn first_word_for_sex(
     } else {
         read_ll - SEX_WORD_PRIOR.ln()
     };
-    let mut best: Option<(String, f64)> = None;
-    for word in own {
-        let text = format!("{word} {rest}");
-        if let Some(l) = ll(&text)?
-            && l > needs
-            && best.as_ref().is_none_or(|b| l > b.1)
-        {
-            best = Some((text, l));
-        }
-    }
-    if let Some((text, l)) = best {
+    if let Some((text, l)) = likeliest_first_word(logits, charset, own, rest, needs)? {
         name.value = text;
         name.confidence = (l.exp() as f32).min(SEX_WORD_AT_MOST);
     }
@@ -482,8 +480,7 @@ pub(super) fn registered_village(
     if field.value.is_empty() || free.is_empty() {
         return Ok(());
     }
-    let ll =
-        |text: &str| crate::ctc::log_likelihood(&logits.logp, logits.t, logits.c, charset, text);
+    let ll = |text: &str| logits.log_likelihood(charset, text);
     // A district has 10 villages at the median and 108 at most; only those near the reading are
     // scored ([`near_reading`]).
     let mut near: Vec<(String, f64)> = Vec::new();
