@@ -48,7 +48,9 @@ const FLOORS: [Floor; 3] = [
     Floor {
         tier: Tier::Hard,
         nik_exact: 0.75,
-        name_exact: 0.36,
+        // 47.3 % measured on these 150 cards with the name words (2026-12-07 evening), 40.0 %
+        // before them.
+        name_exact: 0.43,
         max_cer: 0.2,
         confident_nik: 0.42,
     },
@@ -174,9 +176,12 @@ fn held_out_accuracy_meets_the_floors_in_every_tier() {
 /// made-up words over every letter), and reads these 150 cards per tier (2026-12-06, `ktp-eval
 /// --count 150 --names heldout`) scan 96.7 %, photo 98.7 %, hard 28.0 %, with 1 + 0 + 1 names
 /// returned sure (>= 0.9, no warning) and wrong. The model before it, trained on the lists only,
-/// read 86.7 / 88.7 / 31.3 % and returned 7 sure and wrong (XAVERIUS read KAVERIUS).
+/// read 86.7 / 88.7 / 31.3 % and returned 7 sure and wrong (XAVERIUS read KAVERIUS). With the
+/// common name words (`spelling::PERSON_NAME_SPELLING`, 2026-12-07 evening; about a third of the
+/// held-out lists' words are among them): 98.7 / 98.7 / 35.3 %, 2 sure and wrong, against
+/// 97.3 / 98.7 / 30.7 % and 3 just before.
 const NEVER_SEEN_NAME_FLOORS: [(Tier, f64); 3] =
-    [(Tier::Scan, 0.94), (Tier::Photo, 0.95), (Tier::Hard, 0.25)];
+    [(Tier::Scan, 0.96), (Tier::Photo, 0.96), (Tier::Hard, 0.31)];
 /// Never-seen names returned sure and wrong, over the three tiers' 450 cards (measured: 2).
 const MAX_NEVER_SEEN_SURE_WRONG: usize = 3;
 

@@ -82,6 +82,10 @@ struct Args {
     /// Bonus per character of the spelling prior (default: the reader's).
     #[arg(long)]
     name_spelling_bonus: Option<f32>,
+    /// Bonus of a name word of the lexicon read whole, in nats (default: the reader's; 0 turns
+    /// the lexicon off, the name words still count in the spelling model).
+    #[arg(long)]
+    name_word_bonus: Option<f32>,
     /// Another second model directory asked about every name line read in doubt, instead of the
     /// shipped one or `--model`'s `second/` (`KtpReader::with_second_opinion`).
     #[arg(long, conflicts_with = "no_second")]
@@ -93,10 +97,11 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    // The spelling model is learned when the reader is made; forced first here so that
-    // `--timings` can tell its share of the start-up.
+    // The spelling models are learned when the reader is made; forced first here so that
+    // `--timings` can tell their share of the start-up.
     let start = std::time::Instant::now();
     let spelling = &*ocr_model::spelling::REGISTER_SPELLING;
+    let names = &*ocr_model::spelling::PERSON_NAME_SPELLING;
     let spelling_ms = start.elapsed().as_secs_f64() * 1e3;
     let reader = match &args.model {
         Some(dir) => KtpReader::from_dir(dir),
@@ -113,6 +118,7 @@ fn main() -> ExitCode {
         let mut spelling = ocr_model::reader::NAME_SPELLING;
         spelling.weight = args.name_spelling.unwrap_or(spelling.weight);
         spelling.bonus = args.name_spelling_bonus.unwrap_or(spelling.bonus);
+        spelling.word_bonus = args.name_word_bonus.unwrap_or(spelling.word_bonus);
         r.with_name_spelling(spelling)
     });
     let reader = match (reader, &args.second_model) {
@@ -120,9 +126,10 @@ fn main() -> ExitCode {
         (r, _) => r,
     };
     if args.timings {
-        let (contexts, counts) = spelling.size();
+        let (contexts, counts) = spelling.lm.size();
+        let (name_contexts, name_counts) = names.lm.size();
         println!(
-            "start-up: spelling model {spelling_ms:.0} ms ({contexts} contexts, {counts} counts), reader {:.0} ms in all",
+            "start-up: spelling models {spelling_ms:.0} ms (places {contexts} contexts, {counts} counts; names {name_contexts}, {name_counts}), reader {:.0} ms in all",
             start.elapsed().as_secs_f64() * 1e3
         );
     }

@@ -28,7 +28,7 @@ use crate::detect::{self, FoundCard};
 use crate::fields::{self, KtpReading, RawLine, Warning};
 use crate::layout::{self, Ink, Pyramid};
 use crate::recognizer::{LINE_HEIGHT, Recognizer, RecognizerError};
-use crate::spelling::{REGISTER_SPELLING, SpellingPrior};
+use crate::spelling::{PERSON_NAME_SPELLING, REGISTER_SPELLING, SpellingPrior};
 use lines::{
     SPELLING_SURE_AT, decode_line, first_word_for_sex, line_confidence, read_jointly,
     read_with_spelling, registered_village, titled,
@@ -139,8 +139,9 @@ impl KtpReader {
 
     /// A reader with another recogniser (a model directory from a training run).
     pub fn with_recognizer(recognizer: Recognizer) -> Self {
-        // The spelling model is learned here, once, and not on the first card.
+        // The spelling models are learned here, once, and not on the first card.
         LazyLock::force(&REGISTER_SPELLING);
+        LazyLock::force(&PERSON_NAME_SPELLING);
         KtpReader {
             recognizer,
             spelling: NAME_SPELLING,
