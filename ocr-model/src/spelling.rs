@@ -20,7 +20,7 @@
 //! a name (`MA'RUF`, `M.`) and a digit of an address cost the model's mean per character, so the
 //! prior neither favours nor penalises them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
@@ -99,7 +99,7 @@ impl State {
 }
 
 /// A character n-gram model of words (interpolated Witten-Bell).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CharLm {
     /// Per context: (continuations seen, distinct continuations).
     contexts: Map<(u32, u32)>,
@@ -113,21 +113,28 @@ pub struct CharLm {
 impl CharLm {
     /// Learns the model from words (upper-case letters; anything else counts as "other").
     pub fn train<'a>(words: impl IntoIterator<Item = &'a str>) -> CharLm {
+        let words: Vec<&str> = words.into_iter().collect();
         let mut lm = CharLm {
             contexts: Map::default(),
             counts: Map::default(),
             mean_logp: 0.0,
         };
-        let mut kept: Vec<&str> = Vec::new();
+        lm.count(words.iter().copied());
+        lm.measure(words);
+        lm
+    }
+
+    /// Counts `words` into the model (its mean is then stale: [`CharLm::measure`]).
+    fn count<'a>(&mut self, words: impl IntoIterator<Item = &'a str>) {
         for w in words {
             let mut state = State::START;
             for s in w.chars().map(symbol).chain(std::iter::once(BOUNDARY)) {
                 let mut ctx = state;
                 loop {
-                    let seen = lm.counts.entry(ctx.with(s)).or_insert(0);
+                    let seen = self.counts.entry(ctx.with(s)).or_insert(0);
                     *seen += 1;
                     let new = *seen == 1;
-                    let c = lm.contexts.entry(ctx.0).or_insert((0, 0));
+                    let c = self.contexts.entry(ctx.0).or_insert((0, 0));
                     c.0 += 1;
                     c.1 += u32::from(new);
                     if ctx.len() == 0 {
@@ -137,15 +144,18 @@ impl CharLm {
                 }
                 state = state.push(s);
             }
-            kept.push(w);
         }
+    }
+
+    /// Sets the mean log-probability per symbol over `words`: every word the model was counted
+    /// from, in the order counted.
+    fn measure<'a>(&mut self, words: impl IntoIterator<Item = &'a str>) {
         let (mut total, mut n) = (0.0f64, 0usize);
-        for w in &kept {
-            total += f64::from(lm.word_logp(w));
+        for w in words {
+            total += f64::from(self.word_logp(w));
             n += w.chars().count() + 1;
         }
-        lm.mean_logp = (total / n.max(1) as f64) as f32;
-        lm
+        self.mean_logp = (total / n.max(1) as f64) as f32;
     }
 
     /// `ln P(s | state)`.
@@ -246,13 +256,13 @@ pub static REGISTER_WORDS: LazyLock<Vec<String>> = LazyLock::new(|| {
 /// Words known whole: a reading's word found here earns [`SpellingPrior::word_bonus`].
 #[derive(Debug, Default)]
 pub struct Lexicon {
-    keys: Map<()>,
+    keys: HashSet<u64, BuildHasherDefault<KeyHasher>>,
 }
 
 impl Lexicon {
     /// The lexicon of `words` (upper case, as a line reads them).
     pub fn new<'a>(words: impl IntoIterator<Item = &'a str>) -> Lexicon {
-        let keys = words.into_iter().map(|w| (Lexicon::key(w), ())).collect();
+        let keys = words.into_iter().map(Lexicon::key).collect();
         Lexicon { keys }
     }
 
@@ -276,7 +286,7 @@ impl Lexicon {
     }
 
     fn has(&self, key: u64) -> bool {
-        key != EMPTY_WORD && self.keys.contains_key(&key)
+        key != EMPTY_WORD && self.keys.contains(&key)
     }
 }
 
@@ -320,19 +330,26 @@ pub static NAME_WORDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
 
 /// How many times each name word counts in [`PERSON_NAME_SPELLING`]'s model against a place
 /// word once. Hard cards of seeds 3 and 5, 300 each, names right with list names / never-seen
-/// names (`ktp-eval --tiers hard --seed S --names N --dump F`), the reader's word bonus: 1 time
+/// names (`ktp-eval --tiers hard --seed S --names N --dump F`, built with this constant set to
+/// each), the reader's word bonus: 1 time
 /// 157 / 116 and 136 / 106, 3 times 160 / 118 and 138 / 107, 5 times 161 / 118 and 139 / 107,
 /// 10 times 162 / 118 and 143 / 107, 20 times 162 / 119 and 143 / 107.
 pub const NAME_WORD_TIMES: usize = 10;
 
 /// Name lines: the register's words and the name words ([`NAME_WORDS`], each
-/// [`NAME_WORD_TIMES`] times) in the character model, the name words known whole.
+/// [`NAME_WORD_TIMES`] times) in the character model, the name words known whole. The register's
+/// counts are [`REGISTER_SPELLING`]'s, not counted again.
 pub static PERSON_NAME_SPELLING: LazyLock<Spelling> = LazyLock::new(|| {
-    let names = NAME_WORDS
-        .iter()
-        .flat_map(|w| std::iter::repeat_n(*w, NAME_WORD_TIMES));
+    let names = || {
+        NAME_WORDS
+            .iter()
+            .flat_map(|w| std::iter::repeat_n(*w, NAME_WORD_TIMES))
+    };
+    let mut lm = REGISTER_SPELLING.lm.clone();
+    lm.count(names());
+    lm.measure(REGISTER_WORDS.iter().map(String::as_str).chain(names()));
     Spelling {
-        lm: CharLm::train(REGISTER_WORDS.iter().map(String::as_str).chain(names)),
+        lm,
         words: Lexicon::new(NAME_WORDS.iter().copied()),
     }
 });
