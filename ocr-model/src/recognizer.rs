@@ -7,9 +7,10 @@
 //! narrowest that holds it: tract's time grows with the width, so padding a 140-pixel line to 256
 //! would cost almost twice the work (`cargo run --release -p ocr-model --example width_probe`).
 //!
-//! The model file is compiled into the binary (`include_bytes!`), so the node is one file and
-//! the reader needs nothing on disk. [`Recognizer::from_dir`] loads another set (a fresh training
-//! run) with the same contract.
+//! The model files are compiled into the binary (`include_bytes!`), so the node is one file and
+//! the reader needs nothing on disk: the line model, and the name model (the line model trained
+//! further on name lines alone, `model/names/`, [`Recognizer::shipped_names`]).
+//! [`Recognizer::from_dir`] loads another set (a fresh training run) with the same contract.
 
 use std::path::Path;
 
@@ -38,10 +39,13 @@ const STD_FLOOR: f32 = 0.02;
 /// The shipped model (its widest export) and the charset.
 const SHIPPED: &[u8] = include_bytes!("../model/ktp-line-w480.onnx");
 const SHIPPED_CHARSET: &str = include_str!("../model/charset.txt");
-/// Where a model directory keeps a second recogniser, if it has one ([`KtpReader::from_dir`]).
+/// The shipped name model: the line model trained further on name lines alone
+/// (`training/train.sh`, step 4), with the same charset.
+const SHIPPED_NAMES: &[u8] = include_bytes!("../model/names/ktp-line-w480.onnx");
+/// Where a model directory keeps its name model, if it has one ([`KtpReader::from_dir`]).
 ///
 /// [`KtpReader::from_dir`]: crate::reader::KtpReader::from_dir
-pub const SECOND_DIR: &str = "second";
+pub const NAMES_DIR: &str = "names";
 
 /// Why the recogniser could not be loaded or run.
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +186,11 @@ impl Recognizer {
     /// The model compiled into this binary.
     pub fn shipped() -> Result<Self, RecognizerError> {
         Self::from_bytes(SHIPPED, SHIPPED_CHARSET)
+    }
+
+    /// The shipped name model ([`NAMES_DIR`] of the shipped model directory).
+    pub fn shipped_names() -> Result<Self, RecognizerError> {
+        Self::from_bytes(SHIPPED_NAMES, SHIPPED_CHARSET)
     }
 
     /// A model set in `dir`, as written by `training/train.sh`: `ktp-line-w480.onnx` (the widest
@@ -366,6 +375,22 @@ mod tests {
         let (w, input) = prepare(&crop);
         assert_eq!(w, 480);
         assert_eq!(input.len(), 480 * 32);
+    }
+
+    #[test]
+    fn shipped_name_model_is_its_own_and_reads_a_blank_line_as_nothing() {
+        assert_ne!(
+            SHIPPED, SHIPPED_NAMES,
+            "the name model is trained further, not a copy"
+        );
+        let r = Recognizer::shipped_names().expect("shipped name model loads");
+        let blank = GrayImage::from_pixel(160, LINE_HEIGHT, image::Luma([200]));
+        let d = r
+            .recognize(&blank)
+            .expect("runs")
+            .greedy(r.charset())
+            .expect("decodes");
+        assert_eq!(d.text.trim(), "");
     }
 
     #[test]

@@ -41,7 +41,7 @@ def load_models(model_dir):
     return meta, runners
 
 
-def evaluate(model_dir, val_dirs):
+def evaluate(model_dir, val_dirs, keys=None):
     meta, runners = load_models(model_dir)
     buckets = tuple(meta["buckets"])
     acc = defaultdict(lambda: dict(lines=0, chars=0, errors=0, exact=0))
@@ -50,6 +50,8 @@ def evaluate(model_dir, val_dirs):
     n = 0
     for d in val_dirs:
         for png, text, key, tier in lines.read_render_dir(d):
+            if keys and key not in keys:
+                continue
             gray = np.asarray(Image.open(png).convert("L"))
             x, w = lines.prepare_line(gray, buckets)
             t = time.perf_counter()
@@ -97,8 +99,9 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--val", nargs="+", required=True)
     ap.add_argument("--json")
+    ap.add_argument("--keys", default=None, help="score the lines of these field keys only, comma-separated (name)")
     a = ap.parse_args()
-    report = evaluate(a.model, a.val)
+    report = evaluate(a.model, a.val, set(a.keys.split(",")) if a.keys else None)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(report, f, indent=2)

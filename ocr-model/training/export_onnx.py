@@ -61,6 +61,25 @@ def fold(params, state, spec):
     return out
 
 
+def unfold(onnx_path, params, state, spec):
+    """Parameters and batch-norm state that compute what an exported file computes: each conv's
+    folded weights, its bias as the norm's shift, unit scale over statistics of mean 0 and variance
+    1 - eps (so the norm is the identity until trained, and folds back to the same file)."""
+    import jax.numpy as jnp
+
+    inits = {t.name: numpy_helper.to_array(t) for t in onnx.load(onnx_path).graph.initializer}
+    params, state = dict(params), dict(state)
+    for l in spec:
+        name = l["name"]
+        if l["kind"] == "head":
+            params[name] = dict(w=jnp.asarray(inits[f"{name}.w"]), b=jnp.asarray(inits[f"{name}.b"]))
+        elif l["kind"] == "conv":
+            w, b = inits[f"{name}.w"], inits[f"{name}.b"]
+            params[name] = dict(w=jnp.asarray(w), gamma=jnp.ones_like(jnp.asarray(b)), beta=jnp.asarray(b))
+            state[name] = dict(mean=jnp.zeros_like(jnp.asarray(b)), var=jnp.full(b.shape, 1.0 - M.BN_EPS, jnp.float32))
+    return params, state
+
+
 def build(folded, spec, width, batch=1, dynamic=False):
     """ONNX model for input [batch, 1, 32, width]; with dynamic=True, batch and width are symbols N and W."""
     nodes, inits = [], []

@@ -132,15 +132,18 @@ def read_render_dir(path: str):
             yield os.path.join(path, rel), text, info["key"], rec["tier"]
 
 
-def load_dirs(dirs, buckets=DEFAULT_BUCKETS, limit: int | None = None) -> dict[int, Bucket]:
+def load_dirs(dirs, buckets=DEFAULT_BUCKETS, limit: int | None = None, keys=None) -> dict[int, Bucket]:
     """Load the line crops of the given render directories into width buckets.
 
     With `limit`, only the first limit / len(dirs) lines of each directory (so tiers stay mixed).
+    With `keys`, only the lines of those field keys (`name`, ...).
     """
     per = {b: dict(images=[], mean=[], std=[], content=[], labels=[], texts=[], keys=[], tiers=[]) for b in buckets}
     for d in dirs:
         n = 0
         for png, text, key, tier in read_render_dir(d):
+            if keys and key not in keys:
+                continue
             bad = set(text) - set(CHARSET)
             if bad:
                 raise SystemExit(f"{png}: characters {sorted(bad)} are not in the charset; extend CHARSET")

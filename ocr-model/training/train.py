@@ -44,6 +44,11 @@ def parse_args(argv=None):
     ap.add_argument("--devices", type=int, default=1,
                     help="data-parallel CPU devices, one per core (each batch split between them and rounded "
                          "down to a multiple of their number); the shipped model was trained on 1")
+    ap.add_argument("--keys", default=None,
+                    help="train and score on the lines of these field keys only, comma-separated (name)")
+    ap.add_argument("--init-from", default=None,
+                    help="start from an exported model directory's weights (batch norm is folded there, so it "
+                         "stays frozen): the name model is the line model trained further on name lines")
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--smoke", action="store_true", help="name the exported files smoke-*.onnx")
     return ap.parse_args(argv)
@@ -84,8 +89,9 @@ def main(argv=None):
         f"affinity {len(os.sched_getaffinity(0))}")
 
     t0 = time.time()
-    train = lines.load_dirs(a.train, buckets, limit=a.limit or None)
-    val = lines.load_dirs(a.val, buckets)
+    keys = set(a.keys.split(",")) if a.keys else None
+    train = lines.load_dirs(a.train, buckets, limit=a.limit or None, keys=keys)
+    val = lines.load_dirs(a.val, buckets, keys=keys)
     n_train = sum(len(b.texts) for b in train.values())
     log(f"loaded {n_train} training lines {{{', '.join(f'{w}: {len(b.texts)}' for w, b in train.items())}}}, "
         f"{sum(len(b.texts) for b in val.values())} held-out lines in {time.time() - t0:.0f} s")
@@ -93,6 +99,12 @@ def main(argv=None):
     spec = M.layers(channels, a.hidden)
     key = jax.random.PRNGKey(a.seed)
     params, state = M.init(key, spec)
+    frozen_bn = a.init_from is not None
+    if frozen_bn:
+        with open(os.path.join(a.init_from, "model.json")) as f:
+            first = json.load(f)["models"][0]["file"]  # any width: the weights are the same
+        params, state = export_onnx.unfold(os.path.join(a.init_from, first), params, state, spec)
+        log(f"weights from {a.init_from} (batch norm frozen)")
     log(f"model: {M.count_params(params)} parameters")
 
     rng = np.random.default_rng(a.seed)
@@ -140,7 +152,7 @@ def main(argv=None):
 
     def loss_fn(params, state, images, mean, std, labels, label_len):
         x = M.standardise(images, mean, std)
-        logprobs, new_state = M.apply(params, state, x, spec, train=True)
+        logprobs, new_state = M.apply(params, state, x, spec, train=not frozen_bn)
         return M.ctc_loss(logprobs, labels, label_len), new_state
 
     @jax.jit
@@ -219,7 +231,8 @@ def main(argv=None):
             f"held-out CER {cer:.4f}, exact lines {acc:.4f} ({n} lines)")
         cfg["training"] = dict(seed=a.seed, epochs_done=epoch + 1, steps=step, lines_seen=seen,
                                train_lines=n_train, minutes=round((time.time() - start) / 60, 1),
-                               train_dirs=[os.path.basename(d) for d in a.train])
+                               train_dirs=[os.path.basename(d) for d in a.train],
+                               keys=sorted(keys) if keys else "all", init_from=a.init_from, lr=a.lr)
         export_onnx.save_checkpoint(ckpt, params, state, cfg)
         if stop:
             break
@@ -228,7 +241,7 @@ def main(argv=None):
 
     meta, check, sizes = export_onnx.export(ckpt, a.out, buckets, smoke=a.smoke)
     log(f"exported {sizes} ({sum(sizes.values()) / 1e6:.2f} MB); check vs JAX: {check}")
-    report = evaluate.evaluate(a.out, a.val)
+    report = evaluate.evaluate(a.out, a.val, keys)
     summary = dict(history=history, train_seconds=round(train_s), lines_per_s=seen / train_s,
                    export=dict(sizes=sizes, check=check), heldout=report)
     with open(os.path.join(a.work, "summary.json"), "w") as f:

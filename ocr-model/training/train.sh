@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The one command that reproduces the KTP line recogniser (CNN + CTC, ONNX for tract):
-# creates the venv, renders training and held-out line crops with render-ktp, trains with a fixed
-# seed and a time budget, exports one fixed-shape ONNX per width bucket, checks it against JAX with
-# onnxruntime and tract, and writes the held-out report.
+# The one command that reproduces the KTP line recogniser (CNN + CTC, ONNX for tract) and its name
+# model: creates the venv, renders training and held-out line crops with render-ktp, trains with a
+# fixed seed and a time budget, exports one fixed-shape ONNX per width bucket, checks it against JAX
+# with onnxruntime and tract, and writes the held-out report; then trains the line model further on
+# name lines alone into $OUT/names (the name model), exported and checked the same way.
 #
 #   bash ocr-model/training/train.sh                 # full run (< 2 h on the 2-core build machine)
 #   SMOKE=1 bash ocr-model/training/train.sh         # ~10 min pipeline check, writes smoke-*.onnx
@@ -16,6 +17,9 @@
 #                              1500 tried on 2026-12-06, not shipped: BENCHMARKS.md)
 #   VAL_CARDS=300              held-out cards per tier
 #   EPOCHS=8  BUDGET_MIN=90    training stops at whichever comes first
+#   NAME_EPOCHS=12 NAME_BUDGET_MIN=12 NAME_LR=5e-4
+#                              the name model (step 4): the line model trained further on the
+#                              training cards' name lines alone, written to $OUT/names
 #   SEED=1234                  training seed (render seeds: 1 train, 2 held-out)
 #   TRAIN_NAMES=mixed          names on the training cards: mixed (the shipped model), lists or wide (README)
 #   DEVICES=2                  data-parallel CPU devices, one per core (README)
@@ -36,14 +40,17 @@ if [ "$SMOKE" = 1 ]; then
   OUT="${OUT:-$WORK/smoke-model}"
   TRAIN_CARDS="${TRAIN_CARDS:-300}"; VAL_CARDS="${VAL_CARDS:-80}"
   EPOCHS="${EPOCHS:-3}"; BUDGET_MIN="${BUDGET_MIN:-6}"
+  NAME_EPOCHS="${NAME_EPOCHS:-1}"; NAME_BUDGET_MIN="${NAME_BUDGET_MIN:-1}"
   DATA="$WORK/data-smoke"; RUN="$WORK/run-smoke"; SMOKE_FLAG=--smoke
 else
   OUT="${OUT:-ocr-model/model}"
   TRAIN_CARDS="${TRAIN_CARDS:-3000}"; VAL_CARDS="${VAL_CARDS:-300}"
   EPOCHS="${EPOCHS:-8}"; BUDGET_MIN="${BUDGET_MIN:-90}"
+  NAME_EPOCHS="${NAME_EPOCHS:-12}"; NAME_BUDGET_MIN="${NAME_BUDGET_MIN:-12}"
   DATA="$WORK/data"; RUN="$WORK/run"; SMOKE_FLAG=
 fi
 HARD_CARDS="${HARD_CARDS:-$(( TRAIN_CARDS * 3 / 2 ))}"
+NAME_LR="${NAME_LR:-5e-4}"
 WEBCAM_CARDS="${WEBCAM_CARDS:-0}"
 start=$(date +%s)
 say() { echo "[train.sh $(( $(date +%s) - start ))s] $*"; }
@@ -88,5 +95,13 @@ say "training (epochs $EPOCHS, budget $BUDGET_MIN min)"
 "$VENV/bin/python" "$HERE/train.py" --train "${TRAIN_DIRS[@]}" --val "${VAL_DIRS[@]}" \
   --work "$RUN" --out "$OUT" --epochs "$EPOCHS" --budget-min "$BUDGET_MIN" --seed "$SEED" \
   --devices "$DEVICES" $SMOKE_FLAG
-say "done: model in $OUT, report in $RUN/report.md, log in $RUN/train.log"
-du -ch "$OUT"/*.onnx | tail -1
+say "line model done: $OUT, report in $RUN/report.md, log in $RUN/train.log"
+
+# 4. The name model: the line model trained further on name lines alone (its batch norm frozen),
+#    asked by the reader about every name line the line model reads in doubt.
+say "training the name model (epochs $NAME_EPOCHS, budget $NAME_BUDGET_MIN min)"
+"$VENV/bin/python" "$HERE/train.py" --train "${TRAIN_DIRS[@]}" --val "${VAL_DIRS[@]}" \
+  --work "$RUN-names" --out "$OUT/names" --epochs "$NAME_EPOCHS" --budget-min "$NAME_BUDGET_MIN" \
+  --lr "$NAME_LR" --seed "$SEED" --devices "$DEVICES" --keys name --init-from "$OUT" $SMOKE_FLAG
+say "done: models in $OUT and $OUT/names, reports in $RUN/report.md and $RUN-names/report.md"
+du -ch "$OUT"/*.onnx "$OUT"/names/*.onnx | tail -1

@@ -44,7 +44,7 @@ struct Args {
     /// Reading threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// A model directory from `training/train.sh` instead of the shipped models (its `second/`,
+    /// A model directory from `training/train.sh` instead of the shipped models (its `names/`,
     /// if there, is the second opinion on names).
     #[arg(long)]
     model: Option<std::path::PathBuf>,
@@ -86,8 +86,8 @@ struct Args {
     /// the lexicon off, the name words still count in the spelling model).
     #[arg(long)]
     name_word_bonus: Option<f32>,
-    /// Another second model directory asked about every name line read in doubt, instead of the
-    /// shipped one or `--model`'s `second/` (`KtpReader::with_second_opinion`).
+    /// A name model directory asked about every name line read in doubt, instead of the shipped
+    /// one or `--model`'s `names/` (`KtpReader::with_second_opinion`).
     #[arg(long, conflicts_with = "no_second")]
     second_model: Option<std::path::PathBuf>,
     /// Read with the first recogniser alone: no second opinion on doubtful names.

@@ -115,21 +115,23 @@ pub struct Scan {
 pub struct KtpReader {
     recognizer: Recognizer,
     spelling: SpellingPrior,
-    /// Another recogniser asked about doubtful name lines ([`KtpReader::with_second_opinion`]).
+    /// The name model, asked about doubtful name lines ([`KtpReader::with_second_opinion`]).
     second: Option<Recognizer>,
 }
 
 impl KtpReader {
-    /// A reader with the model compiled into the binary.
+    /// A reader with the models compiled into the binary: the line model, and the name model as
+    /// the second opinion on doubtful names.
     pub fn shipped() -> Result<Self, RecognizerError> {
-        Ok(Self::with_recognizer(Recognizer::shipped()?))
+        Ok(Self::with_recognizer(Recognizer::shipped()?)
+            .with_second_opinion(Recognizer::shipped_names()?))
     }
 
     /// A reader with the models of a model directory (`training/train.sh`'s `OUT`): its
-    /// recogniser, and as a second opinion on names the one in `dir/second`, if there is one.
+    /// recogniser, and as the second opinion on names the one in `dir/names`, if there is one.
     pub fn from_dir(dir: &std::path::Path) -> Result<Self, RecognizerError> {
         let reader = Self::with_recognizer(Recognizer::from_dir(dir)?);
-        let second = dir.join(crate::recognizer::SECOND_DIR);
+        let second = dir.join(crate::recognizer::NAMES_DIR);
         Ok(if second.is_dir() {
             reader.with_second_opinion(Recognizer::from_dir(&second)?)
         } else {
@@ -149,10 +151,10 @@ impl KtpReader {
         }
     }
 
-    /// The same reader asking `second` (a recogniser trained apart) about every name line it
-    /// read in doubt: both read the line, and the name is searched in the two readings together
-    /// ([`read_jointly`]). Not the shipped reader's default: no training command makes a second
-    /// model beside the shipped one yet (BENCHMARKS.md, 2026-12-06).
+    /// The same reader asking `second` (the name model, or any recogniser with the same charset)
+    /// about every name line it read in doubt: both read the line, and the name is searched in
+    /// the two readings together ([`read_jointly`]). The shipped reader asks the shipped name
+    /// model (BENCHMARKS.md, 2026-12-07 night).
     pub fn with_second_opinion(mut self, second: Recognizer) -> Self {
         self.second = Some(second);
         self
@@ -905,6 +907,13 @@ mod tests {
         let mut r = fields::read_fields(raw.iter().map(|(k, l)| (*k, l)));
         doubt_layout(&mut r);
         r
+    }
+
+    #[test]
+    fn the_shipped_reader_asks_the_name_model_and_can_be_told_not_to() {
+        let reader = KtpReader::shipped().expect("shipped models load");
+        assert!(reader.second.is_some());
+        assert!(reader.without_second_opinion().second.is_none());
     }
 
     #[test]
