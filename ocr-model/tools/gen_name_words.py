@@ -3,10 +3,10 @@
 
 The words come from the Indonesian person lists of three open-source fake-data libraries, all
 under the MIT licence: Faker for Python (whose list came from nama.web.id by way of the PHP Faker),
-faker-js, and the Ruby Faker (its `id` locale, as Debian packages it). Each name is split into words; words of letters only are kept, upper case,
-sorted and deduplicated. The two licences are copied into the output's header as comments. The
-words are common name words, not anyone's name: the reader uses them to weigh how a blurred name
-line is spelled (ocr-model/src/spelling.rs).
+faker-js, and the Ruby Faker (its `id` locale, as Debian packages it). Each name is split into
+words; words of letters only are kept, upper case, sorted and deduplicated. The three licences are
+copied into the output's header as comments. The words are common name words, not anyone's name:
+the reader uses them to weigh how a blurred name line is spelled (ocr-model/src/spelling.rs).
 
 The pinned package versions are fetched from the package registries with pip, npm and apt-get
 (`apt-get download` of one Debian package, unpacked with dpkg-deb; no root needed), so this needs
@@ -71,12 +71,14 @@ def faker_js(tmp):
 
 
 def ruby_faker(tmp):
-    subprocess.run(["apt-get", "download", "-q", RUBY_FAKER], cwd=tmp, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["apt-get", "download", "-q", RUBY_FAKER], cwd=tmp, check=True, stdout=subprocess.DEVNULL
+    )
     (deb,) = glob.glob(os.path.join(tmp, "ruby-faker_*.deb"))
     root = os.path.join(tmp, "ruby-faker")
     subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
-    (yml,) = glob.glob(os.path.join(root, "usr/share/rubygems-integration/all/gems/faker-*/lib/locales/id.yml"))
+    gems = os.path.join(root, "usr/share/rubygems-integration/all/gems")
+    (yml,) = glob.glob(os.path.join(gems, "faker-*/lib/locales/id.yml"))
     with open(yml) as f:
         src = f.read()
     with open(os.path.join(root, "usr/share/doc/ruby-faker/copyright")) as f:

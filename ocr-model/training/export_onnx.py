@@ -67,16 +67,18 @@ def unfold(onnx_path, params, state, spec):
     1 - eps (so the norm is the identity until trained, and folds back to the same file)."""
     import jax.numpy as jnp
 
-    inits = {t.name: numpy_helper.to_array(t) for t in onnx.load(onnx_path).graph.initializer}
+    inits = {t.name: jnp.asarray(numpy_helper.to_array(t)) for t in onnx.load(onnx_path).graph.initializer}
     params, state = dict(params), dict(state)
     for l in spec:
         name = l["name"]
+        if l["kind"] not in ("conv", "head"):
+            continue
+        w, b = inits[f"{name}.w"], inits[f"{name}.b"]
         if l["kind"] == "head":
-            params[name] = dict(w=jnp.asarray(inits[f"{name}.w"]), b=jnp.asarray(inits[f"{name}.b"]))
-        elif l["kind"] == "conv":
-            w, b = inits[f"{name}.w"], inits[f"{name}.b"]
-            params[name] = dict(w=jnp.asarray(w), gamma=jnp.ones_like(jnp.asarray(b)), beta=jnp.asarray(b))
-            state[name] = dict(mean=jnp.zeros_like(jnp.asarray(b)), var=jnp.full(b.shape, 1.0 - M.BN_EPS, jnp.float32))
+            params[name] = dict(w=w, b=b)
+        else:
+            params[name] = dict(w=w, gamma=jnp.ones_like(b), beta=b)
+            state[name] = dict(mean=jnp.zeros_like(b), var=jnp.full_like(b, 1.0 - M.BN_EPS))
     return params, state
 
 

@@ -43,7 +43,7 @@ def parse_args(argv=None):
                     help="share of training lines stretched horizontally and gamma-shifted (0 = off)")
     ap.add_argument("--devices", type=int, default=1,
                     help="data-parallel CPU devices, one per core (each batch split between them and rounded "
-                         "down to a multiple of their number); the shipped model was trained on 1")
+                         "down to a multiple of their number); the shipped models were trained on 2 (train.sh's DEVICES)")
     ap.add_argument("--keys", default=None,
                     help="train and score on the lines of these field keys only, comma-separated (name)")
     ap.add_argument("--init-from", default=None,
