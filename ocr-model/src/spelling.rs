@@ -374,9 +374,10 @@ const TRY_ABOVE: f32 = -9.0;
 /// At most this many characters are tried per timestep and reading.
 const TRY_AT_MOST: usize = 6;
 
-/// At most this many recognisers' readings of one line are searched together
-/// ([`beam_search_joint`]).
-pub const MAX_MODELS: usize = 2;
+/// At most this many readings of one line are searched together ([`beam_search_joint`]): the
+/// reader's doubtful name, read by the line model, and by the name model as cut and cut a little
+/// higher and lower.
+pub const MAX_MODELS: usize = 4;
 
 #[derive(Debug, Clone, Copy)]
 struct Beam {
@@ -745,8 +746,13 @@ mod tests {
         // No recogniser, or more than the search holds, is an error and not an empty reading.
         let none = beam_search_joint(&[], t, c, &charset, "A", &spelling(), plain);
         assert!(matches!(none, Err(CtcError::Models(0))));
-        let three = beam_search_joint(&[&a, &a, &a], t, c, &charset, "A", &spelling(), plain);
-        assert!(matches!(three, Err(CtcError::Models(3))));
+        let many = vec![a.as_slice(); MAX_MODELS + 1];
+        let too_many = beam_search_joint(&many, t, c, &charset, "A", &spelling(), plain);
+        assert!(matches!(too_many, Err(CtcError::Models(n)) if n == MAX_MODELS + 1));
+        // As many readings as it holds: the same reading four times is that reading.
+        let four = vec![a.as_slice(); MAX_MODELS];
+        let four = beam_search_joint(&four, t, c, &charset, "AEJMUV", &spelling(), plain);
+        assert_eq!(four.unwrap(), "MEJU");
     }
 
     #[test]

@@ -64,7 +64,12 @@ def fold(params, state, spec):
 def unfold(onnx_path, params, state, spec):
     """Parameters and batch-norm state that compute what an exported file computes: each conv's
     folded weights, its bias as the norm's shift, unit scale over statistics of mean 0 and variance
-    1 - eps (so the norm is the identity until trained, and folds back to the same file)."""
+    1 - eps (so the norm is the identity until trained, and folds back to the same file).
+
+    `spec` may be wider than the file (more channels in any layer): the file's weights fill each
+    layer's first channels, the extra channels keep `params`' fresh weights on what they read, and
+    what the file's channels read from the extra ones starts at zero, so the wider network computes
+    what the file computes until it is trained (the extra channels then learn from there)."""
     import jax.numpy as jnp
 
     inits = {t.name: jnp.asarray(numpy_helper.to_array(t)) for t in onnx.load(onnx_path).graph.initializer}
@@ -74,6 +79,12 @@ def unfold(onnx_path, params, state, spec):
         if l["kind"] not in ("conv", "head"):
             continue
         w, b = inits[f"{name}.w"], inits[f"{name}.b"]
+        fresh = params[name]["w"]
+        if fresh.shape[0] < w.shape[0] or fresh.shape[1] < w.shape[1] or fresh.shape[2:] != w.shape[2:]:
+            raise ValueError(f"{name}: {onnx_path} holds {w.shape}, wider than the network's {fresh.shape}")
+        cout, cin = w.shape[:2]
+        w = fresh.at[:cout].set(0.0).at[:cout, :cin].set(w)
+        b = jnp.zeros((fresh.shape[0],), jnp.float32).at[:cout].set(b)
         if l["kind"] == "head":
             params[name] = dict(w=w, b=b)
         else:

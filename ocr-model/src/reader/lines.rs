@@ -402,21 +402,30 @@ pub(super) fn read_with_spelling(
     Ok(crate::ctc::Decoded::chosen(text, p))
 }
 
-/// A name line read by two recognisers together: the joint beam search's reading
-/// ([`spelling::beam_search_joint`], with the spelling prior), at the first recogniser's own
-/// probability of it, or `ours` when the search finds nothing else.
+/// A name line read by several recognisers (or one recogniser on several cuts of the line)
+/// together: the joint beam search's reading ([`spelling::beam_search_joint`], with the spelling
+/// prior), at the first reading's own probability of it, or `mine` when the search finds nothing
+/// else. Readings of another length than the first (another crop width) are left out.
 pub(super) fn read_jointly(
-    ours: &crate::recognizer::LineLogits,
-    other: &crate::recognizer::LineLogits,
+    readings: &[&crate::recognizer::LineLogits],
     charset: &crate::ctc::Charset,
     mine: crate::ctc::Decoded,
     prior: SpellingPrior,
 ) -> Result<crate::ctc::Decoded, crate::ctc::CtcError> {
-    if ours.t != other.t || ours.c != other.c {
+    let Some(ours) = readings.first() else {
+        return Ok(mine);
+    };
+    let models: Vec<&[f32]> = readings
+        .iter()
+        .filter(|r| r.t == ours.t && r.c == ours.c)
+        .take(spelling::MAX_MODELS)
+        .map(|r| r.logp.as_slice())
+        .collect();
+    if models.len() < 2 {
         return Ok(mine);
     }
     let text = spelling::beam_search_joint(
-        &[&ours.logp, &other.logp],
+        &models,
         ours.t,
         ours.c,
         charset,
@@ -825,7 +834,7 @@ mod tests {
         };
         let joint = |ours: &crate::recognizer::LineLogits, other| {
             let mine = decode_line("name", ours, &charset).unwrap();
-            read_jointly(ours, other, &charset, mine, plain).unwrap()
+            read_jointly(&[ours, other], &charset, mine, plain).unwrap()
         };
         // Ours leans to LAJA (J 0.55, I 0.45); the other reads LAIA with I at 0.9: together
         // LAIA is likelier (0.45 x 0.9 against 0.55 x 0.1), at our own probability of it.
@@ -858,6 +867,42 @@ mod tests {
             logp: same.logp[same.c..].to_vec(),
         };
         assert_eq!(joint(&ours, &short).text, "LAJA");
+    }
+
+    #[test]
+    fn several_readings_of_a_name_are_weighed_together_and_a_reading_of_another_length_is_left_out()
+    {
+        let charset = crate::ctc::Charset::ktp();
+        let plain = SpellingPrior {
+            weight: 0.0,
+            bonus: 0.0,
+            word_bonus: 0.0,
+            beam: 12,
+        };
+        let joint = |readings: &[&crate::recognizer::LineLogits]| {
+            let mine = decode_line("name", readings[0], &charset).unwrap();
+            read_jointly(readings, &charset, mine, plain).unwrap()
+        };
+        // Ours leans to LAJA (J 0.55); one other cut barely leans to LAIA (I 0.52): together LAJA
+        // stands. Two more cuts reading LAIA at 0.52 tip it: 0.45 x 0.52^3 against 0.55 x 0.48^3.
+        let ours = spelled(&charset, "LAJA", Some((2, 'I', 0.45)));
+        let weak = spelled(&charset, "LAIA", Some((2, 'J', 0.48)));
+        assert_eq!(joint(&[&ours, &weak]).text, "LAJA");
+        let r = joint(&[&ours, &weak, &weak, &weak]);
+        assert_eq!(r.text, "LAIA");
+        assert!((r.confidence - 0.45).abs() < 0.01, "{}", r.confidence);
+        // A cut of another width (one timestep fewer) is not one of them.
+        let short = crate::recognizer::LineLogits {
+            t: weak.t - 1,
+            c: weak.c,
+            logp: weak.logp[weak.c..].to_vec(),
+        };
+        assert_eq!(joint(&[&ours, &weak, &short, &short]).text, "LAJA");
+        // Nothing to weigh a reading against: ours stands.
+        assert_eq!(joint(&[&ours]).text, "LAJA");
+        // More readings than the search takes: the first four are weighed.
+        let many = [&ours, &weak, &weak, &weak, &ours, &ours];
+        assert_eq!(joint(&many).text, "LAIA");
     }
 
     #[test]
