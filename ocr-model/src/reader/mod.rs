@@ -80,7 +80,10 @@ pub struct Timings {
     pub detect: f64,
     /// Straighten, measure and refuse, find the lines.
     pub layout: f64,
+    /// Cutting the line crops out of the photo.
     pub cut: f64,
+    /// The recognisers and the decoding of what they read (the spelling search, the name model's
+    /// readings of a doubtful name).
     pub recognize: f64,
     pub fields: f64,
 }
@@ -572,6 +575,7 @@ impl KtpReader {
                 confidence,
                 char_confidences: decoded.char_confidences,
             });
+            lap(&mut timings.recognize);
         }
         line_quality.sort_by(f32::total_cmp);
         let mut quality = quality;
