@@ -832,10 +832,11 @@ mod tests {
             word_bonus: 0.0,
             beam: 12,
         };
-        let joint = |ours: &crate::recognizer::LineLogits, other| {
-            let mine = decode_line("name", ours, &charset).unwrap();
-            read_jointly(&[ours, other], &charset, mine, plain).unwrap()
+        let several = |readings: &[&crate::recognizer::LineLogits]| {
+            let mine = decode_line("name", readings[0], &charset).unwrap();
+            read_jointly(readings, &charset, mine, plain).unwrap()
         };
+        let joint = |ours: &crate::recognizer::LineLogits, other| several(&[ours, other]);
         // Ours leans to LAJA (J 0.55, I 0.45); the other reads LAIA with I at 0.9: together
         // LAIA is likelier (0.45 x 0.9 against 0.55 x 0.1), at our own probability of it.
         let ours = spelled(&charset, "LAJA", Some((2, 'I', 0.45)));
@@ -861,48 +862,30 @@ mod tests {
         assert_eq!(r.text, "LAJA");
         assert!((r.confidence - 0.55).abs() < 0.01, "{}", r.confidence);
         // Readings of different lengths (another crop width) are not searched together.
-        let short = crate::recognizer::LineLogits {
-            t: same.t - 1,
-            c: same.c,
-            logp: same.logp[same.c..].to_vec(),
+        let shorter = |l: &crate::recognizer::LineLogits| crate::recognizer::LineLogits {
+            t: l.t - 1,
+            c: l.c,
+            logp: l.logp[l.c..].to_vec(),
         };
-        assert_eq!(joint(&ours, &short).text, "LAJA");
-    }
-
-    #[test]
-    fn several_readings_of_a_name_are_weighed_together_and_a_reading_of_another_length_is_left_out()
-    {
-        let charset = crate::ctc::Charset::ktp();
-        let plain = SpellingPrior {
-            weight: 0.0,
-            bonus: 0.0,
-            word_bonus: 0.0,
-            beam: 12,
-        };
-        let joint = |readings: &[&crate::recognizer::LineLogits]| {
-            let mine = decode_line("name", readings[0], &charset).unwrap();
-            read_jointly(readings, &charset, mine, plain).unwrap()
-        };
-        // Ours leans to LAJA (J 0.55); one other cut barely leans to LAIA (I 0.52): together LAJA
-        // stands. Two more cuts reading LAIA at 0.52 tip it: 0.45 x 0.52^3 against 0.55 x 0.48^3.
-        let ours = spelled(&charset, "LAJA", Some((2, 'I', 0.45)));
-        let weak = spelled(&charset, "LAIA", Some((2, 'J', 0.48)));
-        assert_eq!(joint(&[&ours, &weak]).text, "LAJA");
-        let r = joint(&[&ours, &weak, &weak, &weak]);
+        assert_eq!(joint(&ours, &shorter(&same)).text, "LAJA");
+        // Several readings (the name model's three cuts): two more cuts barely leaning to LAIA,
+        // as `weak` does, tip it (0.45 x 0.52^3 against 0.55 x 0.48^3), at our probability.
+        let r = several(&[&ours, &weak, &weak, &weak]);
         assert_eq!(r.text, "LAIA");
         assert!((r.confidence - 0.45).abs() < 0.01, "{}", r.confidence);
-        // A cut of another width (one timestep fewer) is not one of them.
-        let short = crate::recognizer::LineLogits {
-            t: weak.t - 1,
-            c: weak.c,
-            logp: weak.logp[weak.c..].to_vec(),
-        };
-        assert_eq!(joint(&[&ours, &weak, &short, &short]).text, "LAJA");
-        // Nothing to weigh a reading against: ours stands.
-        assert_eq!(joint(&[&ours]).text, "LAJA");
-        // More readings than the search takes: the first four are weighed.
-        let many = [&ours, &weak, &weak, &weak, &ours, &ours];
-        assert_eq!(joint(&many).text, "LAIA");
+        // A cut of another width is not one of them.
+        let weak_short = shorter(&weak);
+        assert_eq!(
+            several(&[&ours, &weak, &weak_short, &weak_short]).text,
+            "LAJA"
+        );
+        // Nothing to weigh a reading against: ours stands. More readings than the search takes:
+        // the first four are weighed (all six would leave LAJA likelier).
+        assert_eq!(several(&[&ours]).text, "LAJA");
+        assert_eq!(
+            several(&[&ours, &weak, &weak, &weak, &ours, &ours]).text,
+            "LAIA"
+        );
     }
 
     #[test]
