@@ -378,35 +378,23 @@ mod tests {
     }
 
     #[test]
-    fn shipped_name_model_is_its_own_and_reads_a_blank_line_as_nothing() {
+    fn shipped_models_load_and_read_a_blank_line_as_nothing() {
         assert_ne!(
             SHIPPED, SHIPPED_NAMES,
             "the name model is trained further, not a copy"
         );
-        let r = Recognizer::shipped_names().expect("shipped name model loads");
-        let blank = GrayImage::from_pixel(160, LINE_HEIGHT, image::Luma([200]));
-        let d = r
-            .recognize(&blank)
-            .expect("runs")
-            .greedy(r.charset())
-            .expect("decodes");
-        assert_eq!(d.text.trim(), "");
-    }
-
-    #[test]
-    fn shipped_model_loads_and_reads_a_blank_line_as_nothing() {
-        let r = Recognizer::shipped().expect("shipped model loads");
-        let blank = GrayImage::from_pixel(200, LINE_HEIGHT, image::Luma([210]));
-        let logits = r.recognize(&blank).expect("runs");
-        assert_eq!(
-            logits.t,
-            224 / STRIDE as usize,
-            "200 columns and the margin take 224"
-        );
-        let d = logits.greedy(r.charset()).expect("decodes");
-        assert_eq!(d.text.trim(), "");
+        let line = Recognizer::shipped().expect("shipped model loads");
+        let names = Recognizer::shipped_names().expect("shipped name model loads");
+        // 200 columns and the margin take 224; 160 and the margin, 192.
+        for (r, width, grey, planned) in [(&line, 200, 210, 224), (&names, 160, 200, 192)] {
+            let blank = GrayImage::from_pixel(width, LINE_HEIGHT, image::Luma([grey]));
+            let logits = r.recognize(&blank).expect("runs");
+            assert_eq!(logits.t, planned / STRIDE as usize, "{width} columns");
+            let d = logits.greedy(r.charset()).expect("decodes");
+            assert_eq!(d.text.trim(), "");
+        }
         assert!(matches!(
-            r.recognize(&GrayImage::new(10, 20)),
+            line.recognize(&GrayImage::new(10, 20)),
             Err(RecognizerError::CropSize { .. })
         ));
     }

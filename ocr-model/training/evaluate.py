@@ -49,9 +49,7 @@ def evaluate(model_dir, val_dirs, keys=None):
     infer_s = 0.0
     n = 0
     for d in val_dirs:
-        for png, text, key, tier in lines.read_render_dir(d):
-            if keys and key not in keys:
-                continue
+        for png, text, key, tier in lines.read_render_dir(d, keys):
             gray = np.asarray(Image.open(png).convert("L"))
             x, w = lines.prepare_line(gray, buckets)
             t = time.perf_counter()
@@ -101,7 +99,7 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--keys", default=None, help="score the lines of these field keys only, comma-separated (name)")
     a = ap.parse_args()
-    report = evaluate(a.model, a.val, set(a.keys.split(",")) if a.keys else None)
+    report = evaluate(a.model, a.val, lines.parse_keys(a.keys))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(report, f, indent=2)

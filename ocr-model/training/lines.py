@@ -114,8 +114,14 @@ class Bucket:
     tiers: list = field(default_factory=list)
 
 
-def read_render_dir(path: str):
-    """Yield (png path, text, key, tier) for each line crop of one render-ktp --lines output directory."""
+def parse_keys(arg: str | None):
+    """A --keys argument ("name" or "name,address") as a set of field keys; None for every key."""
+    return set(arg.split(",")) if arg else None
+
+
+def read_render_dir(path: str, keys=None):
+    """Yield (png path, text, key, tier) for each line crop of one render-ktp --lines output directory
+    (with `keys`, only the lines of those field keys)."""
     cards = {}
     with open(os.path.join(path, "labels.jsonl")) as f:
         for line in f:
@@ -129,6 +135,8 @@ def read_render_dir(path: str):
             rec = cards[card]
             info = rec["lines"][int(k)]
             assert info["text"] == text, (rel, text, info["text"])
+            if keys and info["key"] not in keys:
+                continue
             yield os.path.join(path, rel), text, info["key"], rec["tier"]
 
 
@@ -141,9 +149,7 @@ def load_dirs(dirs, buckets=DEFAULT_BUCKETS, limit: int | None = None, keys=None
     per = {b: dict(images=[], mean=[], std=[], content=[], labels=[], texts=[], keys=[], tiers=[]) for b in buckets}
     for d in dirs:
         n = 0
-        for png, text, key, tier in read_render_dir(d):
-            if keys and key not in keys:
-                continue
+        for png, text, key, tier in read_render_dir(d, keys):
             bad = set(text) - set(CHARSET)
             if bad:
                 raise SystemExit(f"{png}: characters {sorted(bad)} are not in the charset; extend CHARSET")

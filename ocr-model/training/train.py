@@ -89,7 +89,7 @@ def main(argv=None):
         f"affinity {len(os.sched_getaffinity(0))}")
 
     t0 = time.time()
-    keys = set(a.keys.split(",")) if a.keys else None
+    keys = lines.parse_keys(a.keys)
     train = lines.load_dirs(a.train, buckets, limit=a.limit or None, keys=keys)
     val = lines.load_dirs(a.val, buckets, keys=keys)
     n_train = sum(len(b.texts) for b in train.values())

@@ -540,15 +540,16 @@ impl KtpReader {
             {
                 // The name model reads the line as cut, and cut a little higher and lower: a
                 // blurred letter that one cut leaves in doubt, another may not.
-                let h = b.rect[3] - b.rect[1];
                 let [x0, y0, x1, y1] = b.rect;
-                let mut readings = vec![second.recognize(&crop)?];
-                for dy in [-NAME_RECUT * h, NAME_RECUT * h] {
-                    let recut = layout::cut(pyr, rect, [x0, y0 + dy, x1, y1 + dy], LINE_HEIGHT);
-                    readings.push(second.recognize(&recut)?);
-                }
-                let mut all = vec![&logits];
-                all.extend(readings.iter());
+                let dy = NAME_RECUT * (y1 - y0);
+                let recut =
+                    |dy: f32| layout::cut(pyr, rect, [x0, y0 + dy, x1, y1 + dy], LINE_HEIGHT);
+                let readings = [
+                    second.recognize(&crop)?,
+                    second.recognize(&recut(-dy))?,
+                    second.recognize(&recut(dy))?,
+                ];
+                let all: Vec<_> = std::iter::once(&logits).chain(&readings).collect();
                 decoded = read_jointly(&all, charset, decoded, self.spelling)
                     .map_err(RecognizerError::from)?;
             }
@@ -659,8 +660,7 @@ const SKEW_SIDE: u32 = 520;
 /// How far (in line heights) the name model's two more cuts of a doubtful name line lie above and
 /// below the line's box: the three readings of the name model and the line model's are searched
 /// together. 0.06 read 182 + 167 hard names of 600 on seeds 3 and 5, against 177 + 158 without the
-/// two cuts; on seed 3, 181 at 0.03, 178 at 0.12, and 181 with the line model reading the two cuts
-/// as well (BENCHMARKS.md, 2026-12-08).
+/// two cuts, and on seed 3, 181 at 0.03 and 178 at 0.12 (BENCHMARKS.md, 2026-12-08).
 const NAME_RECUT: f32 = 0.06;
 
 /// The most a line keeps of its confidence when faint print goes on past its box
